@@ -1,0 +1,548 @@
+package fdtable
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxThreads is the number of threads a table can serve: one bit each in a
+// 64-bit thread mask.
+const MaxThreads = 64
+
+// DefaultMaxFDs caps the default table size taken from RLIMIT_NOFILE.
+const DefaultMaxFDs = 1 << 20
+
+// Errors returned by the table. They are wrapped with the operation and the
+// fd number; test for them with [errors.Is].
+var (
+	ErrBadFD      = errors.New("fd out of range")
+	ErrNotOpen    = errors.New("fd not in table")
+	ErrInUse      = errors.New("fd already in table")
+	ErrNoThread   = errors.New("empty thread mask")
+	ErrBadThread  = errors.New("thread id out of range")
+	ErrThreadUsed = errors.New("thread id already in use")
+	ErrBusy       = errors.New("fd running on another thread")
+	ErrChanged    = errors.New("fd generation changed")
+)
+
+const (
+	chunkShift = 10
+	chunkSize  = 1 << chunkShift
+	chunkMask  = chunkSize - 1
+)
+
+// Per-entry flag bits.
+const (
+	fOpen uint32 = 1 << iota
+	fLinger
+	fCloned
+)
+
+// Shared-list link encoding (reference §5.2): next >= 0 is the next fd,
+// -1 ends the list, next <= -3 means "not in the list" with the successor
+// the entry had when removed encoded as -next-4.
+const (
+	listEnd     int32 = -1
+	notInList   int32 = -3
+	linkUnknown int32 = -1
+)
+
+// IOCB is an fd's I/O callback, called by [Thread.UpdateEvents] with the fd
+// and the owner given to [Table.Insert].
+type IOCB func(fd int, owner any)
+
+// CloseHook is implemented by a poller instance that must forget an fd
+// before it is closed or removed (HAProxy's clo). keepOpen is true for
+// [Table.Remove]: the fd stays open, so any kernel registration must be
+// removed explicitly.
+type CloseHook interface {
+	Clo(fd int, keepOpen bool)
+}
+
+type entry struct {
+	running  atomic.Uint64 // threads running the iocb
+	thread   atomic.Uint64 // threads allowed to process the fd
+	update   atomic.Uint64 // threads with a pending polling update
+	pollRecv atomic.Uint64 // threads whose kernel poller watches reads
+	pollSend atomic.Uint64 // threads whose kernel poller watches writes
+	state    atomic.Uint32 // State
+	ev       atomic.Uint32 // PollEv
+	flags    atomic.Uint32 // fOpen, fLinger, fCloned
+	gen      atomic.Uint32 // bumped on every Insert
+	excl     atomic.Uint32 // held by Insert/Delete/Remove/Takeover
+
+	// shared update list links, guarded by Table.mu
+	next, prev int32
+
+	// written only while excl is held and no other thread runs the fd
+	owner any
+	iocb  IOCB
+}
+
+type chunk [chunkSize]entry
+
+// Table is the fd table. Create it with [New].
+type Table struct {
+	max    int
+	chunks []atomic.Pointer[chunk]
+
+	threads atomic.Uint64 // all_threads_mask
+	used    atomic.Int64
+
+	hooks [MaxThreads]atomic.Pointer[hookBox]
+	wake  atomic.Pointer[func(mask uint64)]
+
+	mu          sync.Mutex // shared update list
+	first, last int32
+	external    Thread
+}
+
+type hookBox struct{ h CloseHook }
+
+// New returns a table for fds 0..maxFDs-1. maxFDs <= 0 means the soft
+// RLIMIT_NOFILE, capped at [DefaultMaxFDs]. Memory is allocated in chunks of
+// 1024 entries as fds are inserted.
+func New(maxFDs int) *Table {
+	if maxFDs <= 0 {
+		maxFDs = DefaultMaxFDs
+		var rl unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur < uint64(DefaultMaxFDs) {
+			maxFDs = int(rl.Cur)
+		}
+	}
+	t := &Table{
+		max:    maxFDs,
+		chunks: make([]atomic.Pointer[chunk], (maxFDs+chunkSize-1)/chunkSize),
+		first:  listEnd,
+		last:   listEnd,
+	}
+	t.external = Thread{t: t, id: -1}
+	return t
+}
+
+// MaxFDs returns the table's size: valid fds are 0..MaxFDs()-1.
+func (t *Table) MaxFDs() int { return t.max }
+
+// Used returns the number of fds inserted and not yet deleted or removed.
+func (t *Table) Used() int { return int(t.used.Load()) }
+
+// Threads returns the mask of threads created with [Table.NewThread].
+func (t *Table) Threads() uint64 { return t.threads.Load() }
+
+// lookup returns the entry of fd, or nil if fd is out of range or its chunk
+// was never allocated (so the fd was never inserted).
+func (t *Table) lookup(fd int) *entry {
+	if uint(fd) >= uint(t.max) {
+		return nil
+	}
+	c := t.chunks[fd>>chunkShift].Load()
+	if c == nil {
+		return nil
+	}
+	return &c[fd&chunkMask]
+}
+
+// open returns the entry of fd if it is in the table.
+func (t *Table) open(fd int) *entry {
+	e := t.lookup(fd)
+	if e == nil || e.flags.Load()&fOpen == 0 {
+		return nil
+	}
+	return e
+}
+
+// alloc returns the entry of fd, allocating its chunk if needed.
+func (t *Table) alloc(fd int) *entry {
+	p := &t.chunks[fd>>chunkShift]
+	c := p.Load()
+	if c == nil {
+		n := new(chunk)
+		for i := range n {
+			n[i].next = notInList
+			n[i].prev = linkUnknown
+		}
+		if p.CompareAndSwap(nil, n) {
+			c = n
+		} else {
+			c = p.Load()
+		}
+	}
+	return &c[fd&chunkMask]
+}
+
+func (t *Table) fdErr(op string, fd int) error {
+	if uint(fd) >= uint(t.max) {
+		return fmt.Errorf("fdtable: %s fd %d: %w (max %d)", op, fd, ErrBadFD, t.max)
+	}
+	return fmt.Errorf("fdtable: %s fd %d: %w", op, fd, ErrNotOpen)
+}
+
+// SetCloseHook installs the close hook of thread tid's poller (nil removes
+// it). [Table.Delete] and [Table.Remove] call the hook of every thread whose
+// bit is in the fd's polled masks before the fd is released.
+func (t *Table) SetCloseHook(tid int, h CloseHook) error {
+	if tid < 0 || tid >= MaxThreads {
+		return fmt.Errorf("fdtable: close hook for thread %d: %w", tid, ErrBadThread)
+	}
+	if h == nil {
+		t.hooks[tid].Store(nil)
+	} else {
+		t.hooks[tid].Store(&hookBox{h})
+	}
+	return nil
+}
+
+// SetWakeHook installs a function called with an fd's thread mask when a
+// polling change is queued on the shared list for an active fd that the
+// calling thread does not own alone. The run loop uses it to wake a sleeping
+// owner (HAProxy 2.3 behaviour, fixing quirk Q14). nil removes it.
+func (t *Table) SetWakeHook(f func(threadMask uint64)) {
+	if f == nil {
+		t.wake.Store(nil)
+		return
+	}
+	t.wake.Store(&f)
+}
+
+// lockExcl takes fd exclusively: no other thread may enter its iocb until
+// unlockExcl. If the only running thread is self (an iocb deleting its own
+// fd), it proceeds at once, as HAProxy does. With wait false it fails
+// instead of waiting for other runners.
+func (e *entry) lockExcl(self uint64, wait bool) bool {
+	for !e.excl.CompareAndSwap(0, 1) {
+		if !wait {
+			return false
+		}
+		runtime.Gosched()
+	}
+	for {
+		r := e.running.Load()
+		if r == 0 || (self != 0 && r == self) {
+			return true
+		}
+		if !wait {
+			e.excl.Store(0)
+			return false
+		}
+		runtime.Gosched()
+	}
+}
+
+func (e *entry) unlockExcl() { e.excl.Store(0) }
+
+// setRunning marks bit as running the fd's iocb if the fd still belongs to
+// that thread; it fails if the fd was migrated away (fd_set_running).
+func (e *entry) setRunning(bit uint64) bool {
+	for {
+		if e.excl.Load() != 0 {
+			runtime.Gosched()
+			continue
+		}
+		if e.thread.Load()&bit == 0 {
+			return false
+		}
+		e.running.Or(bit)
+		// Re-check after publishing: an exclusive holder that started
+		// meanwhile either sees our bit and waits, or has already changed
+		// the thread mask, which we see here.
+		if e.excl.Load() != 0 || e.thread.Load()&bit == 0 {
+			e.running.And(^bit)
+			if e.thread.Load()&bit == 0 {
+				return false
+			}
+			continue
+		}
+		return true
+	}
+}
+
+// Insert adds fd to the table (fd_insert): owner and iocb are stored, the
+// event byte is cleared, the state becomes READY_R|READY_W ("ready until
+// proven otherwise"), the generation is bumped and the fd is handed to the
+// threads in threadMask. Nothing is registered with any poller until a
+// want operation. Polled masks are left as they are: they say which pollers
+// still know the fd number from a previous life.
+func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error {
+	t := th.t
+	if uint(fd) >= uint(t.max) {
+		return t.fdErr("insert", fd)
+	}
+	if threadMask == 0 {
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrNoThread)
+	}
+	e := t.alloc(fd)
+	if e.flags.Load()&fOpen != 0 {
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrInUse)
+	}
+	e.lockExcl(th.bit, true)
+	if e.flags.Load()&fOpen != 0 {
+		e.unlockExcl()
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrInUse)
+	}
+	e.owner = owner
+	e.iocb = iocb
+	e.ev.Store(0)
+	e.thread.Store(threadMask)
+	e.gen.Add(1)
+	e.state.Store(uint32(ReadyRW))
+	e.flags.Store(fOpen)
+	e.unlockExcl()
+	t.used.Add(1)
+	return nil
+}
+
+// Delete closes fd after removing it from the table (fd_delete): close
+// hooks run first, the polled masks, state, owner and thread mask are
+// cleared, then the fd is closed. With linger risk set, SO_LINGER {on, 0}
+// is applied first so the peer sees a reset. The close error, if any, is
+// returned wrapped.
+func (th *Thread) Delete(fd int) error {
+	return th.release(fd, false)
+}
+
+// Remove is Delete without closing fd. Unlike HAProxy (quirk Q11), the
+// close hooks are told the fd stays open so kernel registrations are
+// removed explicitly.
+func (th *Thread) Remove(fd int) error {
+	return th.release(fd, true)
+}
+
+func (th *Thread) release(fd int, keepOpen bool) error {
+	t := th.t
+	op := "delete"
+	if keepOpen {
+		op = "remove"
+	}
+	e := t.open(fd)
+	if e == nil {
+		return t.fdErr(op, fd)
+	}
+	e.lockExcl(th.bit, true)
+	fl := e.flags.Load()
+	if fl&fOpen == 0 {
+		e.unlockExcl()
+		return t.fdErr(op, fd)
+	}
+	if fl&fLinger != 0 && !keepOpen {
+		// Best effort: a non-socket fd cannot linger.
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+	polled := e.pollRecv.Load() | e.pollSend.Load()
+	for polled != 0 {
+		tid := bits.TrailingZeros64(polled)
+		polled &^= 1 << tid
+		if hb := t.hooks[tid].Load(); hb != nil {
+			hb.h.Clo(fd, keepOpen)
+		}
+	}
+	e.pollRecv.Store(0)
+	e.pollSend.Store(0)
+	e.state.Store(0)
+	e.owner = nil
+	e.iocb = nil
+	e.thread.Store(0)
+	e.flags.Store(0)
+	e.unlockExcl()
+	t.used.Add(-1)
+	if !keepOpen {
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("fdtable: delete fd %d: %w", fd, os.NewSyscallError("close", err))
+		}
+	}
+	return nil
+}
+
+// Takeover moves fd to the calling thread (fd_takeover): it succeeds only
+// if no other thread is running the fd and its generation is still gen (the
+// fd was not closed and reused meanwhile). The thread mask becomes this
+// thread's bit and receiving is stopped so the new owner re-subscribes.
+func (th *Thread) Takeover(fd int, gen uint32) error {
+	t := th.t
+	if th.bit == 0 {
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrNoThread)
+	}
+	e := t.open(fd)
+	if e == nil {
+		return t.fdErr("takeover", fd)
+	}
+	if !e.lockExcl(th.bit, false) {
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrBusy)
+	}
+	if e.flags.Load()&fOpen == 0 || e.gen.Load() != gen {
+		e.unlockExcl()
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrChanged)
+	}
+	e.thread.Store(th.bit)
+	e.unlockExcl()
+	th.StopRecv(fd)
+	return nil
+}
+
+// SetLingerRisk marks fd so that Delete resets the connection instead of
+// lingering.
+func (t *Table) SetLingerRisk(fd int) error {
+	e := t.open(fd)
+	if e == nil {
+		return t.fdErr("set linger", fd)
+	}
+	e.flags.Or(fLinger)
+	return nil
+}
+
+// MarkCloned marks every open fd as cloned (fork_poller): the open file
+// description is now shared with another process, so pollers must
+// deregister it explicitly before close.
+func (t *Table) MarkCloned() {
+	for i := range t.chunks {
+		c := t.chunks[i].Load()
+		if c == nil {
+			continue
+		}
+		for j := range c {
+			if c[j].flags.Load()&fOpen != 0 {
+				c[j].flags.Or(fCloned)
+			}
+		}
+	}
+}
+
+// IsOpen reports whether fd is in the table.
+func (t *Table) IsOpen(fd int) bool { return t.open(fd) != nil }
+
+// IsCloned reports whether fd is open and marked cloned.
+func (t *Table) IsCloned(fd int) bool {
+	e := t.open(fd)
+	return e != nil && e.flags.Load()&fCloned != 0
+}
+
+// LingerRisk reports whether fd is open and marked with linger risk.
+func (t *Table) LingerRisk(fd int) bool {
+	e := t.open(fd)
+	return e != nil && e.flags.Load()&fLinger != 0
+}
+
+// Gen returns fd's generation, bumped by every Insert (0 if never
+// inserted or out of range).
+func (t *Table) Gen(fd int) uint32 {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return e.gen.Load()
+}
+
+// OpenGen returns fd's generation and whether it is open, in one lookup:
+// the test a backend makes for every kernel event.
+func (t *Table) OpenGen(fd int) (gen uint32, open bool) {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0, false
+	}
+	return e.gen.Load(), e.flags.Load()&fOpen != 0
+}
+
+// Owner returns fd's owner, or nil. It is safe from fd's iocb or from the
+// thread that inserted it; other goroutines must synchronise with Delete.
+func (t *Table) Owner(fd int) any {
+	e := t.open(fd)
+	if e == nil {
+		return nil
+	}
+	return e.owner
+}
+
+// State returns fd's FD_EV_* state (0 if out of range or never used).
+func (t *Table) State(fd int) State {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return State(e.state.Load())
+}
+
+// Ev returns the FD_POLL_* conditions last reported for fd.
+func (t *Table) Ev(fd int) PollEv {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return PollEv(e.ev.Load())
+}
+
+// ThreadMask returns the threads allowed to process fd.
+func (t *Table) ThreadMask(fd int) uint64 {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return e.thread.Load()
+}
+
+// UpdateMask returns the threads that still have to apply a polling update
+// for fd.
+func (t *Table) UpdateMask(fd int) uint64 {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return e.update.Load()
+}
+
+// RunningMask returns the threads currently running fd's iocb.
+func (t *Table) RunningMask(fd int) uint64 {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0
+	}
+	return e.running.Load()
+}
+
+// Polled returns the threads whose kernel pollers watch fd for receiving
+// and for sending.
+func (t *Table) Polled(fd int) (recv, send uint64) {
+	e := t.lookup(fd)
+	if e == nil {
+		return 0, 0
+	}
+	return e.pollRecv.Load(), e.pollSend.Load()
+}
+
+// SetPolled records whether thread tid's kernel poller watches fd for
+// receiving and for sending. Backends call it whenever they change a
+// registration. Out-of-range fds and thread ids are ignored.
+func (t *Table) SetPolled(fd, tid int, recv, send bool) {
+	e := t.lookup(fd)
+	if e == nil || uint(tid) >= MaxThreads {
+		return
+	}
+	bit := uint64(1) << tid
+	setBit(&e.pollRecv, bit, recv)
+	setBit(&e.pollSend, bit, send)
+}
+
+func setBit(m *atomic.Uint64, bit uint64, on bool) {
+	if on {
+		if m.Load()&bit == 0 {
+			m.Or(bit)
+		}
+	} else if m.Load()&bit != 0 {
+		m.And(^bit)
+	}
+}
+
+// ClearPolled clears every thread's polled bits for fd.
+func (t *Table) ClearPolled(fd int) {
+	e := t.lookup(fd)
+	if e == nil {
+		return
+	}
+	e.pollRecv.Store(0)
+	e.pollSend.Store(0)
+}

@@ -1,0 +1,91 @@
+package poller
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// Activity holds one thread's activity counters, with the names of HAProxy
+// 2.2's "show activity" (reference §10). Counters are 32-bit and wrap. They
+// are updated by the owning thread and may be read from any goroutine.
+type Activity struct {
+	CtxSw      atomic.Uint32 // task and tasklet executions
+	TaskSw     atomic.Uint32 // tasks moved from a run queue to a task list
+	EmptyRQ    atomic.Uint32 // runnable-task processing found nothing
+	LongRQ     atomic.Uint32 // runnable-task processing left work behind
+	Loops      atomic.Uint32 // run-loop iterations
+	WakeTasks  atomic.Uint32 // pending work prevented sleeping
+	WakeSignal atomic.Uint32 // the signal queue was processed
+	PollIO     atomic.Uint32 // poll cycles that returned events
+	PollExp    atomic.Uint32 // the next timer had already expired when computing the timeout
+	PollDropFD atomic.Uint32 // local update entries for closed fds dropped
+	PollDeadFD atomic.Uint32 // events reported for closed fds
+	PollSkipFD atomic.Uint32 // events or entries for fds of other threads skipped
+	// PollStaleFD counts events whose registration generation no longer
+	// matches the fd's (an earlier user of the same fd number). evpoll
+	// only; HAProxy 2.2 has no generations.
+	PollStaleFD atomic.Uint32
+	Accepted    atomic.Uint32 // connections accepted by this thread
+	FDTakeover  atomic.Uint32 // successful fd takeovers
+}
+
+// Counter is one named counter value.
+type Counter struct {
+	Name  string
+	Value uint32
+}
+
+// Counters returns the counters in "show activity" order.
+func (a *Activity) Counters() []Counter {
+	return []Counter{
+		{"ctxsw", a.CtxSw.Load()},
+		{"tasksw", a.TaskSw.Load()},
+		{"empty_rq", a.EmptyRQ.Load()},
+		{"long_rq", a.LongRQ.Load()},
+		{"loops", a.Loops.Load()},
+		{"wake_tasks", a.WakeTasks.Load()},
+		{"wake_signal", a.WakeSignal.Load()},
+		{"poll_io", a.PollIO.Load()},
+		{"poll_exp", a.PollExp.Load()},
+		{"poll_drop_fd", a.PollDropFD.Load()},
+		{"poll_dead_fd", a.PollDeadFD.Load()},
+		{"poll_skip_fd", a.PollSkipFD.Load()},
+		{"poll_stale_fd", a.PollStaleFD.Load()},
+		{"accepted", a.Accepted.Load()},
+		{"fd_takeover", a.FDTakeover.Load()},
+	}
+}
+
+// WriteActivity prints counters of one or more threads as "show activity"
+// does: "name: total" with one thread, "name: total [ t0 t1 ... ]" with
+// several.
+func WriteActivity(w io.Writer, threads ...*Activity) error {
+	if len(threads) == 0 {
+		return nil
+	}
+	per := make([][]Counter, len(threads))
+	for i, a := range threads {
+		per[i] = a.Counters()
+	}
+	for j := range per[0] {
+		var total uint32
+		for i := range per {
+			total += per[i][j].Value
+		}
+		if _, err := fmt.Fprintf(w, "%s: %d", per[0][j].Name, total); err != nil {
+			return err
+		}
+		if len(per) > 1 {
+			io.WriteString(w, " [")
+			for i := range per {
+				fmt.Fprintf(w, " %d", per[i][j].Value)
+			}
+			io.WriteString(w, " ]")
+		}
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package poller
+
+import (
+	"github.com/evpoll/evpoll/fdtable"
+)
+
+// Flags are a backend's capabilities (HAProxy's HAP_POLL_F_*).
+type Flags uint32
+
+const (
+	// FlagRDHUP: the backend reports "peer closed its write side"
+	// together with read readiness. epoll and poll gain it dynamically,
+	// the first time the kernel is seen reporting it.
+	FlagRDHUP Flags = 1 << iota
+	// FlagERRHUP: the backend reports error and hangup conditions.
+	FlagERRHUP
+	// FlagEdge: the backend can poll edge-triggered.
+	FlagEdge
+	// FlagFork: the backend owns kernel objects that Fork re-creates.
+	FlagFork
+)
+
+// String lists the flag names, such as "RDHUP|ERRHUP".
+func (f Flags) String() string {
+	if f == 0 {
+		return "0"
+	}
+	s := ""
+	for _, n := range []struct {
+		f Flags
+		s string
+	}{{FlagRDHUP, "RDHUP"}, {FlagERRHUP, "ERRHUP"}, {FlagEdge, "EDGE"}, {FlagFork, "FORK"}} {
+		if f&n.f != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += n.s
+		}
+	}
+	return s
+}
+
+// Backend is a polling backend's registration record (HAProxy's struct
+// poller, without the per-instance parts).
+type Backend struct {
+	// Name is the backend's unique name, such as "epoll".
+	Name string
+	// Pref is the preference: higher is tried first; 0 means disabled.
+	Pref int
+	// Flags are the capabilities the backend declares statically.
+	Flags Flags
+	// Test is a cheap check that the backend can serve tab (HAProxy's
+	// test); nil means always usable. It is used for the listing; Open
+	// relies on New alone.
+	Test func(tab *fdtable.Table) error
+	// New initialises one thread's instance (HAProxy's init plus the
+	// per-thread init). It must release everything it opened when it
+	// fails.
+	New func(ctx *Context) (Poller, error)
+}
+
+// Poller is one thread's instance of a backend.
+//
+// Poll runs one cycle (reference §6.1): it applies the pending updates of
+// both update lists, waits until exp (a tick, Eternity for "no timer") or
+// not at all when wake is true, and reports the events through
+// fdtable.Thread.UpdateEvents. It returns an error only when the kernel
+// object itself fails; an interrupted wait is retried.
+//
+// Clo is the close hook (see fdtable.CloseHook). Fork re-creates kernel
+// objects in a child process. Term releases everything and is idempotent.
+// Flags returns the instance's current capabilities, which may grow
+// (FlagRDHUP is added when first seen).
+type Poller interface {
+	Poll(exp Tick, wake bool) error
+	Clo(fd int, keepOpen bool)
+	Fork() error
+	Term() error
+	Flags() Flags
+}
+
+// Registration is one fd's registration as the kernel reports it.
+type Registration struct {
+	FD         int
+	Recv, Send bool
+	// Gen is the generation the registration was tagged with, if the
+	// backend records one.
+	Gen uint32
+}
+
+// Introspector is implemented by pollers that can read back from the
+// kernel (not from their own bookkeeping) what they have registered. The
+// conformance suite compares it with the polled masks.
+type Introspector interface {
+	Registered() ([]Registration, error)
+}

@@ -1,0 +1,303 @@
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/evpoll/evpoll/fdtable"
+)
+
+// Environment variables read by [Registry.Open] and [Registry.WriteList].
+const (
+	EnvPoller  = "EVPOLL_POLLER"  // force one backend by name
+	EnvDisable = "EVPOLL_DISABLE" // comma-separated backends to disable
+)
+
+// Errors returned by the registry, wrapped with the name concerned.
+var (
+	ErrUnknown     = errors.New("unknown backend")
+	ErrNoBackend   = errors.New("no polling mechanism available")
+	ErrDisabled    = errors.New("backend disabled")
+	ErrBadEnv      = errors.New("bad environment setting")
+	errForgotten   = "(forgotten import?)"
+	errNoBackendOK = "(no registered backend could be initialised)"
+)
+
+// Registry holds registered backends. The package-level functions use
+// [Default]; tests can build their own registries.
+type Registry struct {
+	mu       sync.Mutex
+	backends []*regEntry
+}
+
+type regEntry struct {
+	b        Backend
+	disabled bool
+}
+
+// Default is the registry that backend packages register into.
+var Default = &Registry{}
+
+// Register adds b to the default registry. It is meant to be called from
+// a backend package's init function and panics if b has no name or no
+// constructor, or if a backend of that name is already registered.
+func Register(b Backend) { Default.Register(b) }
+
+// Register adds b to r; see the package-level [Register].
+func (r *Registry) Register(b Backend) {
+	if b.Name == "" {
+		panic("poller: Register backend with empty name")
+	}
+	if b.New == nil {
+		panic("poller: Register backend " + b.Name + " with nil New")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.backends {
+		if e.b.Name == b.Name {
+			panic("poller: Register called twice for backend " + b.Name)
+		}
+	}
+	r.backends = append(r.backends, &regEntry{b: b})
+}
+
+// Names returns the sorted names of the registered backends.
+func Names() []string { return Default.Names() }
+
+// Names returns the sorted names of r's backends.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, len(r.backends))
+	for i, e := range r.backends {
+		names[i] = e.b.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Backends returns the registered backends in selection order: highest
+// preference first, registration order within a preference. Disabled
+// backends are included with Pref 0.
+func Backends() []Backend { return Default.Backends() }
+
+// Backends returns r's backends in selection order; see [Backends].
+func (r *Registry) Backends() []Backend {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ordered(nil)
+}
+
+// ordered returns the backends by decreasing effective preference; off
+// names extra backends to treat as disabled. r.mu must be held.
+func (r *Registry) ordered(off map[string]bool) []Backend {
+	out := make([]Backend, len(r.backends))
+	for i, e := range r.backends {
+		out[i] = e.b
+		if e.disabled || off[e.b.Name] || out[i].Pref < 0 {
+			out[i].Pref = 0
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Pref > out[j].Pref })
+	return out
+}
+
+// Lookup returns the backend called name.
+func Lookup(name string) (Backend, error) { return Default.Lookup(name) }
+
+// Lookup returns r's backend called name, with its effective preference.
+func (r *Registry) Lookup(name string) (Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.backends {
+		if e.b.Name == name {
+			b := e.b
+			if e.disabled {
+				b.Pref = 0
+			}
+			return b, nil
+		}
+	}
+	return Backend{}, r.unknown(name)
+}
+
+func (r *Registry) unknown(name string) error {
+	return fmt.Errorf("poller: %w %q %s", ErrUnknown, name, errForgotten)
+}
+
+// Disable disables the backend called name in the default registry.
+func Disable(name string) error { return Default.Disable(name) }
+
+// Disable sets the preference of the backend called name to 0, so Open
+// never selects it (HAProxy's disable_poller). Unknown names are an error.
+func (r *Registry) Disable(name string) error { return r.setDisabled(name, true) }
+
+// Enable undoes Disable. HAProxy has no equivalent; it exists so that a
+// program (or test) can restore the registry.
+func (r *Registry) Enable(name string) error { return r.setDisabled(name, false) }
+
+func (r *Registry) setDisabled(name string, off bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.backends {
+		if e.b.Name == name {
+			e.disabled = off
+			return nil
+		}
+	}
+	return r.unknown(name)
+}
+
+// Env is the environment as seen by the registry: a lookup function such
+// as [os.LookupEnv].
+type Env func(key string) (string, bool)
+
+// plan reads the environment and returns the candidates in the order they
+// must be tried (forced backend alone, or every enabled backend by
+// preference). r.mu must be held.
+func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string]bool, err error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	off = map[string]bool{}
+	if v, ok := env(EnvDisable); ok {
+		for _, n := range strings.Split(v, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if !r.has(n) {
+				return nil, "", nil, fmt.Errorf("poller: %s=%q: %w %q %s", EnvDisable, v, ErrUnknown, n, errForgotten)
+			}
+			off[n] = true
+		}
+	}
+	if v, ok := env(EnvPoller); ok && strings.TrimSpace(v) != "" {
+		forced = strings.TrimSpace(v)
+		if !r.has(forced) {
+			return nil, "", nil, fmt.Errorf("poller: %s=%q: %w %q %s", EnvPoller, v, ErrUnknown, forced, errForgotten)
+		}
+		if off[forced] {
+			return nil, "", nil, fmt.Errorf("poller: %s=%q: %w by %s", EnvPoller, v, ErrDisabled, EnvDisable)
+		}
+		for _, b := range r.ordered(nil) {
+			if b.Name != forced {
+				off[b.Name] = true
+			}
+		}
+	}
+	for _, b := range r.ordered(off) {
+		if b.Pref > 0 {
+			cands = append(cands, b)
+		}
+	}
+	if forced != "" && len(cands) == 0 {
+		return nil, "", nil, fmt.Errorf("poller: %s=%q: %w", EnvPoller, forced, ErrDisabled)
+	}
+	return cands, forced, off, nil
+}
+
+func (r *Registry) has(name string) bool {
+	for _, e := range r.backends {
+		if e.b.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Open initialises ctx's poller from the default registry and the
+// process environment; see [Registry.Open].
+func Open(ctx *Context) (Backend, Poller, error) { return Default.Open(ctx, nil) }
+
+// Open initialises a poller for ctx (HAProxy's init_pollers): it tries the
+// enabled backends from the highest preference down (registration order on
+// ties) and returns the first whose constructor succeeds. A failing
+// constructor makes it try the next one; the registry itself is not
+// changed. EVPOLL_POLLER restricts the choice to one backend (its failure is
+// returned, never replaced by another) and EVPOLL_DISABLE removes backends.
+// env nil means the process environment.
+func (r *Registry) Open(ctx *Context, env Env) (Backend, Poller, error) {
+	r.mu.Lock()
+	cands, forced, _, err := r.plan(env)
+	r.mu.Unlock()
+	if err != nil {
+		return Backend{}, nil, err
+	}
+	var errs []error
+	for _, b := range cands {
+		p, err := b.New(ctx)
+		if err == nil {
+			return b, p, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", b.Name, err))
+		if forced != "" {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		return Backend{}, nil, fmt.Errorf("poller: %w %s", ErrNoBackend, errNoBackendOK)
+	}
+	return Backend{}, nil, fmt.Errorf("poller: %w: %w", ErrNoBackend, errors.Join(errs...))
+}
+
+// WriteList writes the default registry's listing; see
+// [Registry.WriteList].
+func WriteList(w io.Writer, tab *fdtable.Table) error { return Default.WriteList(w, tab, nil) }
+
+// WriteList writes the backends in the format of HAProxy's "haproxy -vv"
+// (reference §3.3), running each backend's Test against tab:
+//
+//	Available polling systems :
+//	      epoll : pref=300,  test result OK
+//	       poll : pref=200,  test result OK
+//	     select : pref=150,  test result OK
+//	Total: 3 (3 usable), will use epoll.
+//
+// Unlike HAProxy (quirk Q7), "will use" names the first enabled backend
+// whose test passes, or "none". Backends disabled through the environment
+// are listed as disabled.
+func (r *Registry) WriteList(w io.Writer, tab *fdtable.Table, env Env) error {
+	r.mu.Lock()
+	_, _, off, err := r.plan(env)
+	var list []Backend
+	if err == nil {
+		list = r.ordered(off)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	var sb strings.Builder
+	sb.WriteString("Available polling systems :\n")
+	usable := 0
+	use := "none"
+	for _, b := range list {
+		ok := b.Test == nil || b.Test(tab) == nil
+		fmt.Fprintf(&sb, " %10s : ", b.Name)
+		if b.Pref > 0 {
+			fmt.Fprintf(&sb, "pref=%3d, ", b.Pref)
+		} else {
+			sb.WriteString("disabled, ")
+		}
+		if ok {
+			sb.WriteString(" test result OK\n")
+		} else {
+			sb.WriteString(" test result FAILED\n")
+		}
+		if b.Pref > 0 && ok {
+			usable++
+			if use == "none" {
+				use = b.Name
+			}
+		}
+	}
+	fmt.Fprintf(&sb, "Total: %d (%d usable), will use %s.\n", len(list), usable, use)
+	_, err = io.WriteString(w, sb.String())
+	return err
+}
