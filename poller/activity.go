@@ -3,6 +3,7 @@ package poller
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 )
 
@@ -59,7 +60,7 @@ func (a *Activity) Counters() []Counter {
 
 // WriteActivity prints counters of one or more threads as "show activity"
 // does: "name: total" with one thread, "name: total [ t0 t1 ... ]" with
-// several.
+// several. Totals are 32-bit and wrap like the counters.
 func WriteActivity(w io.Writer, threads ...*Activity) error {
 	if len(threads) == 0 {
 		return nil
@@ -68,24 +69,24 @@ func WriteActivity(w io.Writer, threads ...*Activity) error {
 	for i, a := range threads {
 		per[i] = a.Counters()
 	}
+	// Build the whole dump first so that a failing writer is always
+	// reported, whichever part of a line it fails on.
+	var sb strings.Builder
 	for j := range per[0] {
 		var total uint32
 		for i := range per {
 			total += per[i][j].Value
 		}
-		if _, err := fmt.Fprintf(w, "%s: %d", per[0][j].Name, total); err != nil {
-			return err
-		}
+		fmt.Fprintf(&sb, "%s: %d", per[0][j].Name, total)
 		if len(per) > 1 {
-			io.WriteString(w, " [")
+			sb.WriteString(" [")
 			for i := range per {
-				fmt.Fprintf(w, " %d", per[i][j].Value)
+				fmt.Fprintf(&sb, " %d", per[i][j].Value)
 			}
-			io.WriteString(w, " ]")
+			sb.WriteString(" ]")
 		}
-		if _, err := io.WriteString(w, "\n"); err != nil {
-			return err
-		}
+		sb.WriteByte('\n')
 	}
-	return nil
+	_, err := io.WriteString(w, sb.String())
+	return err
 }

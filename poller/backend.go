@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"strconv"
+
 	"github.com/evpoll/evpoll/fdtable"
 )
 
@@ -20,7 +22,8 @@ const (
 	FlagFork
 )
 
-// String lists the flag names, such as "RDHUP|ERRHUP".
+// String lists the flag names, such as "RDHUP|ERRHUP"; bits without a name
+// are shown in hexadecimal ("RDHUP|0x100"), and no flag as "0".
 func (f Flags) String() string {
 	if f == 0 {
 		return "0"
@@ -35,7 +38,14 @@ func (f Flags) String() string {
 				s += "|"
 			}
 			s += n.s
+			f &^= n.f
 		}
+	}
+	if f != 0 {
+		if s != "" {
+			s += "|"
+		}
+		s += "0x" + strconv.FormatUint(uint64(f), 16)
 	}
 	return s
 }

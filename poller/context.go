@@ -77,6 +77,14 @@ func (c *Context) UpdateTime() Tick {
 	return c.now
 }
 
+// updateTimeNs is UpdateTime returning the monotonic reading it used, so
+// that a decision taken on that reading agrees with Now.
+func (c *Context) updateTimeNs() int64 {
+	ns := c.Clock.Nanotime()
+	c.now = c.Clock.at(ns)
+	return ns
+}
+
 // ComputeTimeout returns the poll timeout in milliseconds for the next
 // timer exp (compute_poll_timeout, reference §7.1): MaxDelayMS for
 // Eternity; 0 (counting poll_exp) if exp has expired; otherwise the
@@ -139,7 +147,10 @@ func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 			timeout = 0
 		}
 		n, err := w.KernelWait(timeout)
-		c.UpdateTime()
+		// One clock reading serves both Now and the deadline checks
+		// below: when Wait returns because the deadline passed, Now
+		// has reached exp too.
+		ns := c.updateTimeNs()
 		if err != nil {
 			if !errors.Is(err, unix.EINTR) {
 				return 0, err
@@ -150,7 +161,7 @@ func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 			if waitMS == 0 {
 				return 0, nil
 			}
-			left := deadline - c.Clock.Nanotime()
+			left := deadline - ns
 			if left <= 0 {
 				return 0, nil
 			}
@@ -172,7 +183,7 @@ func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 		if exp.IsExpired(c.now) {
 			return 0, nil
 		}
-		if c.Clock.Nanotime() >= deadline {
+		if ns >= deadline {
 			return 0, nil
 		}
 	}

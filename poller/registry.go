@@ -25,7 +25,8 @@ var (
 	ErrDisabled    = errors.New("backend disabled")
 	ErrBadEnv      = errors.New("bad environment setting")
 	errForgotten   = "(forgotten import?)"
-	errNoBackendOK = "(no registered backend could be initialised)"
+	errNoBackendOK = "(no enabled backend registered; forgotten import?)"
+	errNilPoller   = errors.New("constructor returned a nil Poller")
 )
 
 // Registry holds registered backends. The package-level functions use
@@ -127,7 +128,17 @@ func (r *Registry) Lookup(name string) (Backend, error) {
 }
 
 func (r *Registry) unknown(name string) error {
-	return fmt.Errorf("poller: %w %q %s", ErrUnknown, name, errForgotten)
+	return fmt.Errorf("poller: %w", r.unknownName(name))
+}
+
+func (r *Registry) unknownName(name string) error {
+	return fmt.Errorf("%w %q %s", ErrUnknown, name, errForgotten)
+}
+
+// envError reports a bad value val of the environment variable key; it
+// wraps both ErrBadEnv and err.
+func envError(key, val string, err error) error {
+	return fmt.Errorf("poller: %w %s=%q: %w", ErrBadEnv, key, val, err)
 }
 
 // Disable disables the backend called name in the default registry.
@@ -172,7 +183,7 @@ func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string
 				continue
 			}
 			if !r.has(n) {
-				return nil, "", nil, fmt.Errorf("poller: %s=%q: %w %q %s", EnvDisable, v, ErrUnknown, n, errForgotten)
+				return nil, "", nil, envError(EnvDisable, v, r.unknownName(n))
 			}
 			off[n] = true
 		}
@@ -180,10 +191,10 @@ func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string
 	if v, ok := env(EnvPoller); ok && strings.TrimSpace(v) != "" {
 		forced = strings.TrimSpace(v)
 		if !r.has(forced) {
-			return nil, "", nil, fmt.Errorf("poller: %s=%q: %w %q %s", EnvPoller, v, ErrUnknown, forced, errForgotten)
+			return nil, "", nil, envError(EnvPoller, v, r.unknownName(forced))
 		}
 		if off[forced] {
-			return nil, "", nil, fmt.Errorf("poller: %s=%q: %w by %s", EnvPoller, v, ErrDisabled, EnvDisable)
+			return nil, "", nil, envError(EnvPoller, v, fmt.Errorf("%w by %s", ErrDisabled, EnvDisable))
 		}
 		for _, b := range r.ordered(nil) {
 			if b.Name != forced {
@@ -232,6 +243,9 @@ func (r *Registry) Open(ctx *Context, env Env) (Backend, Poller, error) {
 	var errs []error
 	for _, b := range cands {
 		p, err := b.New(ctx)
+		if err == nil && p == nil {
+			err = errNilPoller
+		}
 		if err == nil {
 			return b, p, nil
 		}

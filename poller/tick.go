@@ -90,13 +90,16 @@ func NewClock(start Tick) *Clock {
 
 // Now returns the current tick. It may be 0 once every 49.7 days, like
 // HAProxy's now_ms; only computed dates avoid Eternity.
-func (c *Clock) Now() Tick {
-	return Tick(uint32(time.Since(c.base)/time.Millisecond) + c.offset.Load())
+func (c *Clock) Now() Tick { return c.at(c.Nanotime()) }
+
+// at returns the tick of the monotonic reading ns (from Nanotime).
+func (c *Clock) at(ns int64) Tick {
+	return Tick(uint32(ns/int64(time.Millisecond)) + c.offset.Load())
 }
 
 // Nanotime returns the monotonic nanoseconds since the clock was created.
 func (c *Clock) Nanotime() int64 { return int64(time.Since(c.base)) }
 
-// Advance moves the clock forward by d milliseconds (for tests of timers
+// Advance moves the clock forward by ms milliseconds (for tests of timers
 // across the wrap).
 func (c *Clock) Advance(ms uint32) { c.offset.Add(ms) }

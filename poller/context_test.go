@@ -1,0 +1,596 @@
+package poller
+
+import (
+	"errors"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestNewContext(t *testing.T) {
+	ctx := newTestContext(t, 5)
+	if ctx.Table == nil || ctx.Table != ctx.Thread.Table() {
+		t.Errorf("Table = %p, want the thread's table %p", ctx.Table, ctx.Thread.Table())
+	}
+	if ctx.MaxEvents != DefaultMaxEvents || ctx.EventsPerPoll() != DefaultMaxEvents {
+		t.Errorf("MaxEvents %d, EventsPerPoll %d; want %d", ctx.MaxEvents, ctx.EventsPerPoll(), DefaultMaxEvents)
+	}
+	if ctx.Sleeping == nil || ctx.Clock == nil {
+		t.Fatal("NewContext left Sleeping or Clock nil")
+	}
+	if !ctx.Now().IsSet() {
+		t.Errorf("Now() = Eternity right after NewContext")
+	}
+	if ctx.BusyPolling.Load() {
+		t.Error("busy polling on by default")
+	}
+	for _, tt := range []struct{ max, want int }{{0, DefaultMaxEvents}, {-3, DefaultMaxEvents}, {1, 1}, {1000, 1000}} {
+		ctx.MaxEvents = tt.max
+		if got := ctx.EventsPerPoll(); got != tt.want {
+			t.Errorf("MaxEvents %d: EventsPerPoll() = %d, want %d", tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestUpdateTime(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.Clock = NewClock(0xFFFFFFFE)
+	before := ctx.Now()
+	ctx.Clock.Advance(10)
+	now := ctx.UpdateTime()
+	if now != ctx.Now() || !before.Before(now) || dist(now, 0xFFFFFFFE) < 10 {
+		t.Errorf("UpdateTime() = %#x, Now() = %#x, before %#x", uint32(now), uint32(ctx.Now()), uint32(before))
+	}
+}
+
+// wantTimeout is compute_poll_timeout's result for exp at now.
+func wantTimeout(exp, now Tick) int {
+	if !exp.IsSet() {
+		return MaxDelayMS
+	}
+	d := dist(exp, now)
+	if d <= 0 {
+		return 0
+	}
+	return min(int(d)+1, MaxDelayMS)
+}
+
+// Reference §7.1 and §15 F48, with now both far from and near the wrap.
+func TestComputeTimeout(t *testing.T) {
+	for _, start := range []Tick{1, 0x7ffffff0, 0xFFFFFFF8} {
+		ctx := newTestContext(t, 0)
+		ctx.Clock = NewClock(start)
+
+		if got := ctx.ComputeTimeout(Eternity); got != 1000 {
+			t.Errorf("start %#x: ComputeTimeout(Eternity) = %d, want 1000", uint32(start), got)
+		}
+		if n := ctx.Activity.PollExp.Load(); n != 0 {
+			t.Errorf("Eternity counted poll_exp %d", n)
+		}
+
+		tests := []struct {
+			name  string
+			delta int
+			want  int // when the clock does not move during the call
+		}{
+			{"now+10", 10, 11},
+			{"now+1", 1, 2},
+			{"now+998", 998, 999},
+			{"now+999", 999, 1000},
+			{"now+1000", 1000, 1000},
+			{"now+5000", 5000, 1000},
+			{"now+2^31-1", 0x7fffffff, 1000},
+			{"now", 0, 0},
+			{"now-1", -1, 0},
+			{"now-5000", -5000, 0},
+			{"now-2^31+1", -0x7fffffff, 0},
+		}
+		for _, tt := range tests {
+			exact := false
+			for attempt := 0; attempt < 100 && !exact; attempt++ {
+				now := ctx.UpdateTime()
+				exp := now + Tick(int32(tt.delta)) // no bump: exp == now is wanted
+				if !exp.IsSet() {
+					ctx.Clock.Advance(2)
+					continue
+				}
+				pollExp := ctx.Activity.PollExp.Load()
+				got := ctx.ComputeTimeout(exp)
+				after := ctx.Now()
+				// Whatever time passed, the result follows the rule
+				// for the now it read.
+				if want := wantTimeout(exp, after); got != want {
+					t.Errorf("start %#x %s: ComputeTimeout(%#x) at now %#x = %d, want %d",
+						uint32(start), tt.name, uint32(exp), uint32(after), got, want)
+				}
+				wantExp := pollExp
+				if got == 0 {
+					wantExp++
+				}
+				if n := ctx.Activity.PollExp.Load(); n != wantExp {
+					t.Errorf("start %#x %s: poll_exp %d -> %d, want %d", uint32(start), tt.name, pollExp, n, wantExp)
+				}
+				if after == now {
+					exact = true
+					if got != tt.want {
+						t.Errorf("start %#x %s: ComputeTimeout = %d, want %d", uint32(start), tt.name, got, tt.want)
+					}
+				}
+			}
+			if !exact {
+				t.Errorf("%s: the clock moved during every one of 100 calls", tt.name)
+			}
+		}
+	}
+}
+
+// ComputeTimeout reads the clock itself rather than trusting Now.
+func TestComputeTimeoutRereadsClock(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	exp := ctx.UpdateTime().Add(50)
+	ctx.Clock.Advance(100)
+	if got := ctx.ComputeTimeout(exp); got != 0 {
+		t.Errorf("timer 50 ms ahead of a stale now, clock 100 ms later: timeout %d, want 0", got)
+	}
+	if !exp.IsExpired(ctx.Now()) {
+		t.Errorf("Now() = %#x not updated past %#x", uint32(ctx.Now()), uint32(exp))
+	}
+}
+
+// A positive remaining time never becomes a zero wait, and expired dates
+// always give 0.
+func TestComputeTimeoutNeverZero(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.Clock = NewClock(0xFFFFFF00) // runs across the wrap
+	for k := -50; k <= 1100; k++ {
+		exp := ctx.UpdateTime().Add(k)
+		got := ctx.ComputeTimeout(exp)
+		d := dist(exp, ctx.Now())
+		if d > 0 && got <= 0 {
+			t.Fatalf("exp %#x, now %#x (%d ms left): timeout %d", uint32(exp), uint32(ctx.Now()), d, got)
+		}
+		if got < 0 || got > MaxDelayMS {
+			t.Fatalf("timeout %d out of [0, %d]", got, MaxDelayMS)
+		}
+		if want := wantTimeout(exp, ctx.Now()); got != want {
+			t.Fatalf("exp %#x, now %#x: timeout %d, want %d", uint32(exp), uint32(ctx.Now()), got, want)
+		}
+		ctx.Clock.Advance(1)
+	}
+}
+
+// call is one scripted kernel-wait result.
+type call struct {
+	n     int
+	err   error
+	sleep time.Duration
+}
+
+// fakeWaiter is a scripted Waiter: call i returns script[i], the last entry
+// repeating. It records the timeouts it was given.
+type fakeWaiter struct {
+	t        testing.TB
+	script   []call
+	calls    int
+	timeouts []int // the first 10000
+	minT     int
+	maxT     int
+	onCall   func(i int) // before returning call i
+	maxCalls int         // fail the test beyond this many calls (0: 1e7)
+}
+
+var errRunaway = errors.New("fake waiter: too many calls")
+
+func (w *fakeWaiter) KernelWait(ms int) (int, error) {
+	if w.calls == 0 || ms < w.minT {
+		w.minT = ms
+	}
+	if w.calls == 0 || ms > w.maxT {
+		w.maxT = ms
+	}
+	if len(w.timeouts) < 10000 {
+		w.timeouts = append(w.timeouts, ms)
+	}
+	i := w.calls
+	w.calls++
+	if max := w.maxCalls; (max == 0 && w.calls > 1e7) || (max > 0 && w.calls > max) {
+		w.t.Errorf("kernel wait called more than %d times", w.calls-1)
+		return 0, errRunaway
+	}
+	if ms < 0 {
+		w.t.Errorf("call %d: negative timeout %d", i, ms)
+	}
+	if w.onCall != nil {
+		w.onCall(i)
+	}
+	c := w.script[min(i, len(w.script)-1)]
+	if c.sleep > 0 {
+		time.Sleep(c.sleep)
+	}
+	return c.n, c.err
+}
+
+// Reference §15 F49: wake uses a zero timeout once and leaves poll_exp.
+func TestWaitWake(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	for _, exp := range []Tick{Eternity, ctx.UpdateTime().Add(-1), ctx.UpdateTime().Add(50)} {
+		for _, busy := range []bool{false, true} {
+			ctx.BusyPolling.Store(busy)
+			w := &fakeWaiter{t: t, script: []call{{n: 0}}}
+			n, err := ctx.Wait(w, exp, true, busy)
+			if n != 0 || err != nil {
+				t.Errorf("Wait = %d, %v", n, err)
+			}
+			if w.calls != 1 || w.timeouts[0] != 0 {
+				t.Errorf("exp %#x busy %v: kernel timeouts %v, want [0]", uint32(exp), busy, w.timeouts)
+			}
+		}
+	}
+	if n := ctx.Activity.PollExp.Load(); n != 0 {
+		t.Errorf("wake counted poll_exp %d", n)
+	}
+	if n := ctx.Activity.PollIO.Load(); n != 0 {
+		t.Errorf("no events but poll_io %d", n)
+	}
+}
+
+// Reference §15 F50: without busy polling one kernel wait per cycle, even
+// with no events; the timeout is compute_poll_timeout's.
+func TestWaitOneCallPerCycle(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.BusyPolling.Store(true) // ignored when the backend says busy=false
+	for _, busy := range []bool{false, true} {
+		if busy {
+			ctx.BusyPolling.Store(false) // ignored when not enabled
+		}
+		for range 3 {
+			w := &fakeWaiter{t: t, script: []call{{n: 0}}}
+			now := ctx.UpdateTime()
+			exp := now.Add(10)
+			pollExp := ctx.Activity.PollExp.Load()
+			n, err := ctx.Wait(w, exp, false, busy)
+			if n != 0 || err != nil {
+				t.Errorf("Wait = %d, %v", n, err)
+			}
+			if w.calls != 1 {
+				t.Fatalf("busy=%v: %d kernel calls, want 1", busy, w.calls)
+			}
+			if got := w.timeouts[0]; got != 10 && got != 11 {
+				t.Errorf("timeout %d, want 11 (10 if the clock moved)", got)
+			}
+			if ctx.Activity.PollExp.Load() != pollExp {
+				t.Errorf("poll_exp counted for a future timer")
+			}
+		}
+		w := &fakeWaiter{t: t, script: []call{{n: 0}}}
+		if _, err := ctx.Wait(w, Eternity, false, busy); err != nil || w.calls != 1 || w.timeouts[0] != 1000 {
+			t.Errorf("Eternity: %v, timeouts %v, want [1000]", err, w.timeouts)
+		}
+		// An expired timer: zero timeout, one call, poll_exp counted.
+		pollExp := ctx.Activity.PollExp.Load()
+		w = &fakeWaiter{t: t, script: []call{{n: 0}}}
+		if _, err := ctx.Wait(w, ctx.UpdateTime().Add(-1), false, busy); err != nil || w.calls != 1 || w.timeouts[0] != 0 {
+			t.Errorf("expired: %v, timeouts %v, want [0]", err, w.timeouts)
+		}
+		if ctx.Activity.PollExp.Load() != pollExp+1 {
+			t.Errorf("expired timer: poll_exp %d -> %d, want +1", pollExp, ctx.Activity.PollExp.Load())
+		}
+	}
+	if n := ctx.Activity.PollIO.Load(); n != 0 {
+		t.Errorf("no events but poll_io %d", n)
+	}
+}
+
+// Reference §15 F52: poll_io counts cycles with events, not events.
+func TestWaitPollIO(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	script := []int{7, 0, 1, 200, 0, 3}
+	for i, ev := range script {
+		w := &fakeWaiter{t: t, script: []call{{n: ev}}}
+		n, err := ctx.Wait(w, ctx.UpdateTime().Add(100), false, false)
+		if n != ev || err != nil {
+			t.Errorf("cycle %d: Wait = %d, %v; want %d, nil", i, n, err, ev)
+		}
+	}
+	if n := ctx.Activity.PollIO.Load(); n != 4 {
+		t.Errorf("poll_io = %d after 4 cycles with events, want 4", n)
+	}
+}
+
+func TestWaitClearsSleepingBit(t *testing.T) {
+	for _, c := range []call{{n: 2}, {n: 0}, {err: os.NewSyscallError("epoll_wait", unix.EBADF)}} {
+		ctx := newTestContext(t, 3)
+		ctx.Sleeping.Store(1<<0 | 1<<3 | 1<<4)
+		w := &fakeWaiter{t: t, script: []call{c}}
+		var during uint64
+		w.onCall = func(int) { during = ctx.Sleeping.Load() }
+		_, _ = ctx.Wait(w, Eternity, false, false)
+		if during&(1<<3) == 0 {
+			t.Errorf("sleeping bit cleared before the kernel wait (quirk Q4): %#x", during)
+		}
+		if got := ctx.Sleeping.Load(); got != 1<<0|1<<4 {
+			t.Errorf("result %+v: Sleeping = %#x after Wait, want %#x", c, got, 1<<0|1<<4)
+		}
+	}
+}
+
+func TestWaitError(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	for _, e := range []error{unix.EBADF, os.NewSyscallError("epoll_wait", unix.EINVAL)} {
+		w := &fakeWaiter{t: t, script: []call{{err: e}}}
+		n, err := ctx.Wait(w, Eternity, false, false)
+		if n != 0 || !errors.Is(err, e) {
+			t.Errorf("Wait = %d, %v; want 0 and %v", n, err, e)
+		}
+		if w.calls != 1 {
+			t.Errorf("a non-EINTR error was retried: %d calls", w.calls)
+		}
+	}
+	var se *os.SyscallError
+	w := &fakeWaiter{t: t, script: []call{{err: os.NewSyscallError("epoll_wait", unix.EBADF)}}}
+	if _, err := ctx.Wait(w, Eternity, false, false); !errors.As(err, &se) || !errors.Is(err, unix.EBADF) {
+		t.Errorf("error %v lost its *os.SyscallError or errno", err)
+	}
+	if n := ctx.Activity.PollIO.Load(); n != 0 {
+		t.Errorf("errors counted in poll_io: %d", n)
+	}
+}
+
+var eintrErrors = []struct {
+	name string
+	err  error
+}{
+	{"Errno", unix.EINTR},
+	{"SyscallError", os.NewSyscallError("epoll_wait", unix.EINTR)},
+}
+
+// Quirk Q6 fixed: EINTR is retried, is not an event, and the retried wait
+// lasts until the original deadline, never longer and never 0 while time
+// remains.
+func TestWaitEINTRRetried(t *testing.T) {
+	for _, e := range eintrErrors {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := newTestContext(t, 0)
+			w := &fakeWaiter{t: t, script: []call{
+				{err: e.err, sleep: 10 * time.Millisecond},
+				{err: e.err},
+				{n: 2},
+			}}
+			start := time.Now()
+			exp := ctx.UpdateTime().Add(900)
+			n, err := ctx.Wait(w, exp, false, false)
+			if n == 0 && err == nil && time.Since(start) > 900*time.Millisecond {
+				t.Skipf("the 10 ms sleep took %v: machine too loaded", time.Since(start))
+			}
+			if n != 2 || err != nil {
+				t.Fatalf("Wait = %d, %v; want 2, nil", n, err)
+			}
+			if w.calls != 3 {
+				t.Fatalf("%d kernel calls, want 3", w.calls)
+			}
+			if n := ctx.Activity.PollIO.Load(); n != 1 {
+				t.Errorf("poll_io = %d, want 1 (EINTR is not an event)", n)
+			}
+			first, second, third := w.timeouts[0], w.timeouts[1], w.timeouts[2]
+			if first != 900 && first != 901 {
+				t.Errorf("first timeout %d, want 901 (900 if the clock moved)", first)
+			}
+			// 10 ms were spent in the first wait.
+			if second < 1 || second > first-10 {
+				t.Errorf("timeout after 10 ms of EINTR'd wait: %d, want in [1, %d]", second, first-10)
+			}
+			if third < 1 || third > second {
+				t.Errorf("timeout after an immediate EINTR: %d, want in [1, %d]", third, second)
+			}
+		})
+	}
+}
+
+// A signal storm ends once the deadline has passed, not before.
+func TestWaitEINTRStorm(t *testing.T) {
+	for _, e := range eintrErrors {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := newTestContext(t, 0)
+			const requested = 30
+			w := &fakeWaiter{t: t, script: []call{{err: e.err}}}
+			start := time.Now()
+			exp := ctx.UpdateTime().Add(requested)
+			n, err := ctx.Wait(w, exp, false, false)
+			elapsed := time.Since(start)
+			if n != 0 || err != nil {
+				t.Fatalf("Wait = %d, %v; want 0, nil", n, err)
+			}
+			if elapsed < requested*time.Millisecond {
+				t.Errorf("storm ended after %v, before the %d ms timeout", elapsed, requested)
+			}
+			if elapsed > 5*time.Second {
+				t.Errorf("storm lasted %v for a %d ms timeout", elapsed, requested)
+			}
+			if !exp.IsExpired(ctx.Now()) {
+				t.Errorf("returned with Now() %#x before exp %#x", uint32(ctx.Now()), uint32(exp))
+			}
+			if w.calls < 2 {
+				t.Errorf("%d kernel calls, want retries", w.calls)
+			}
+			if w.minT < 1 || w.maxT > requested+1 {
+				t.Errorf("timeouts in [%d, %d], want within [1, %d]", w.minT, w.maxT, requested+1)
+			}
+			for i := 1; i < len(w.timeouts); i++ {
+				if w.timeouts[i] > w.timeouts[i-1] {
+					t.Fatalf("retry %d waited %d ms after %d ms: the deadline moved", i, w.timeouts[i], w.timeouts[i-1])
+				}
+			}
+			if n := ctx.Activity.PollIO.Load(); n != 0 {
+				t.Errorf("poll_io = %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestWaitEINTRSignalPending(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		ctx := newTestContext(t, 0)
+		ctx.BusyPolling.Store(busy)
+		ctx.SignalPending = func() bool { return true }
+		w := &fakeWaiter{t: t, script: []call{{err: unix.EINTR}}, maxCalls: 100}
+		start := time.Now()
+		n, err := ctx.Wait(w, Eternity, false, busy)
+		if n != 0 || err != nil || w.calls != 1 {
+			t.Errorf("busy=%v: Wait = %d, %v after %d calls; want 0, nil after 1", busy, n, err, w.calls)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("returned after %v with a signal pending", d)
+		}
+	}
+}
+
+// With wake set, an interrupted zero-timeout wait is not retried.
+func TestWaitEINTRWake(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	w := &fakeWaiter{t: t, script: []call{{err: unix.EINTR}}, maxCalls: 100}
+	if n, err := ctx.Wait(w, Eternity, true, false); n != 0 || err != nil || w.calls != 1 {
+		t.Errorf("Wait = %d, %v after %d calls; want 0, nil after 1", n, err, w.calls)
+	}
+}
+
+// Reference §7.3 and §15 F51: busy polling spins on zero timeouts until an
+// event.
+func TestWaitBusyUntilEvent(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.BusyPolling.Store(true)
+	w := &fakeWaiter{t: t, script: []call{{}, {}, {}, {}, {err: unix.EINTR}, {}, {n: 4}}}
+	n, err := ctx.Wait(w, Eternity, false, true)
+	if n != 4 || err != nil {
+		t.Fatalf("Wait = %d, %v; want 4, nil", n, err)
+	}
+	if w.calls != 7 || w.maxT != 0 {
+		t.Errorf("timeouts %v, want seven zeros", w.timeouts)
+	}
+	if n := ctx.Activity.PollIO.Load(); n != 1 {
+		t.Errorf("poll_io = %d, want 1", n)
+	}
+}
+
+func TestWaitBusyUntilSignal(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.BusyPolling.Store(true)
+	var pending atomic.Bool
+	ctx.SignalPending = pending.Load
+	w := &fakeWaiter{t: t, script: []call{{}}}
+	w.onCall = func(i int) {
+		if i == 2 {
+			pending.Store(true)
+		}
+	}
+	n, err := ctx.Wait(w, ctx.UpdateTime().Add(500), false, true)
+	if n != 0 || err != nil {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	if w.calls != 3 || w.maxT != 0 {
+		t.Errorf("timeouts %v, want three zeros", w.timeouts)
+	}
+}
+
+func TestWaitBusyUntilExpiry(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.BusyPolling.Store(true)
+	w := &fakeWaiter{t: t, script: []call{{}}}
+	start := time.Now()
+	exp := ctx.UpdateTime().Add(5)
+	pollExp := ctx.Activity.PollExp.Load()
+	n, err := ctx.Wait(w, exp, false, true)
+	elapsed := time.Since(start)
+	if n != 0 || err != nil {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	if !exp.IsExpired(ctx.Now()) {
+		t.Errorf("busy loop ended at %#x before exp %#x", uint32(ctx.Now()), uint32(exp))
+	}
+	if elapsed < 4*time.Millisecond || elapsed > 5*time.Second {
+		t.Errorf("busy loop lasted %v for a 5 ms timer", elapsed)
+	}
+	if w.calls < 2 || w.maxT != 0 {
+		t.Errorf("%d calls, max timeout %d; want several zero-timeout calls", w.calls, w.maxT)
+	}
+	if ctx.Activity.PollExp.Load() != pollExp {
+		t.Errorf("poll_exp counted for a future timer")
+	}
+}
+
+// The busy loop stops as soon as the clock reads exp, not at the real-time
+// deadline computed from the timeout: here the tick clock jumps while real
+// time hardly moves.
+func TestWaitBusyStopsAtExp(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.BusyPolling.Store(true)
+	w := &fakeWaiter{t: t, script: []call{{}}}
+	w.onCall = func(i int) {
+		if i == 3 {
+			ctx.Clock.Advance(1000)
+		}
+	}
+	exp := ctx.UpdateTime().Add(500)
+	if n, err := ctx.Wait(w, exp, false, true); n != 0 || err != nil {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	if w.calls != 4 || w.maxT != 0 {
+		t.Errorf("timeouts %v, want four zeros (exp passed during the fourth)", w.timeouts)
+	}
+}
+
+// busy=false (poll, select) ignores BusyPolling; BusyPolling off ignores
+// busy=true.
+func TestWaitBusyIgnored(t *testing.T) {
+	for _, tt := range []struct{ option, busy bool }{{true, false}, {false, true}} {
+		ctx := newTestContext(t, 0)
+		ctx.BusyPolling.Store(tt.option)
+		w := &fakeWaiter{t: t, script: []call{{}}}
+		if _, err := ctx.Wait(w, Eternity, false, tt.busy); err != nil {
+			t.Fatal(err)
+		}
+		if w.calls != 1 || w.timeouts[0] != 1000 {
+			t.Errorf("BusyPolling %v, busy %v: timeouts %v, want [1000]", tt.option, tt.busy, w.timeouts)
+		}
+	}
+}
+
+// eventWaiter always returns n events, recording nothing.
+type eventWaiter struct{ n int }
+
+func (w *eventWaiter) KernelWait(int) (int, error) { return w.n, nil }
+
+func TestWaitAllocs(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	ctx.SignalPending = func() bool { return false }
+	w := &eventWaiter{n: 3}
+	exp := ctx.UpdateTime().Add(100)
+	allocs := testing.AllocsPerRun(200, func() {
+		if n, err := ctx.Wait(w, exp, false, false); n != 3 || err != nil {
+			t.Fatalf("Wait = %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Wait allocates %v times per call", allocs)
+	}
+	ctx.BusyPolling.Store(true)
+	allocs = testing.AllocsPerRun(200, func() { _, _ = ctx.Wait(w, exp, false, true) })
+	if allocs != 0 {
+		t.Errorf("busy Wait allocates %v times per call", allocs)
+	}
+}
+
+func TestComputeTimeoutAllocs(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	exps := []Tick{Eternity, ctx.UpdateTime().Add(10), ctx.UpdateTime().Add(-10), ctx.UpdateTime().Add(5000)}
+	allocs := testing.AllocsPerRun(200, func() {
+		for _, e := range exps {
+			ctx.ComputeTimeout(e)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ComputeTimeout allocates %v times per call", allocs)
+	}
+}

@@ -1,0 +1,549 @@
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evpoll/evpoll/fdtable"
+)
+
+// fakePoller is the Poller returned by fake backends.
+type fakePoller struct{ name string }
+
+func (p *fakePoller) Poll(Tick, bool) error { return nil }
+func (p *fakePoller) Clo(int, bool)         {}
+func (p *fakePoller) Fork() error           { return nil }
+func (p *fakePoller) Term() error           { return nil }
+func (p *fakePoller) Flags() Flags          { return 0 }
+
+// fake describes a fake backend and counts the calls made to it.
+type fake struct {
+	name    string
+	pref    int
+	testErr error // returned by Test
+	newErr  error // returned by New
+	tests   atomic.Int32
+	news    atomic.Int32
+}
+
+func (f *fake) backend() Backend {
+	return Backend{
+		Name: f.name,
+		Pref: f.pref,
+		Test: func(*fdtable.Table) error {
+			f.tests.Add(1)
+			return f.testErr
+		},
+		New: func(*Context) (Poller, error) {
+			f.news.Add(1)
+			if f.newErr != nil {
+				return nil, f.newErr
+			}
+			return &fakePoller{name: f.name}, nil
+		},
+	}
+}
+
+// newRegistry registers the fakes, in order, in a fresh registry.
+func newRegistry(t *testing.T, fakes ...*fake) *Registry {
+	t.Helper()
+	r := &Registry{}
+	for _, f := range fakes {
+		r.Register(f.backend())
+	}
+	return r
+}
+
+// linuxFakes returns the three Linux backends with their HAProxy prefs,
+// registered poll first as observed in HAProxy (reference §2.3).
+func linuxFakes() (epoll, poll, sel *fake) {
+	return &fake{name: "epoll", pref: 300}, &fake{name: "poll", pref: 200}, &fake{name: "select", pref: 150}
+}
+
+// env returns an Env reading from m.
+func env(m map[string]string) Env {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// noEnv is an empty environment, so that tests do not depend on the
+// process's EVPOLL_* variables.
+var noEnv = env(nil)
+
+func newTestContext(t testing.TB, id int) *Context {
+	t.Helper()
+	tab := fdtable.New(64)
+	th, err := tab.NewThread(id)
+	if err != nil {
+		t.Fatalf("NewThread(%d): %v", id, err)
+	}
+	t.Cleanup(th.Close)
+	return NewContext(th)
+}
+
+// mustPanic runs f and checks that it panics with a message containing
+// want.
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic, want one containing %q", want)
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, want) {
+			t.Fatalf("panic %q, want one containing %q", msg, want)
+		}
+	}()
+	f()
+}
+
+func TestRegisterPanics(t *testing.T) {
+	newFn := func(*Context) (Poller, error) { return &fakePoller{}, nil }
+	t.Run("NilNew", func(t *testing.T) {
+		r := &Registry{}
+		mustPanic(t, "poller: Register backend foo with nil New", func() {
+			r.Register(Backend{Name: "foo", Pref: 1})
+		})
+		if n := r.Names(); len(n) != 0 {
+			t.Errorf("Names after failed Register = %q, want none", n)
+		}
+	})
+	t.Run("EmptyName", func(t *testing.T) {
+		r := &Registry{}
+		mustPanic(t, "poller: Register backend with empty name", func() {
+			r.Register(Backend{Pref: 1, New: newFn})
+		})
+	})
+	t.Run("Duplicate", func(t *testing.T) {
+		r := &Registry{}
+		r.Register(Backend{Name: "foo", Pref: 1, New: newFn})
+		mustPanic(t, "poller: Register called twice for backend foo", func() {
+			r.Register(Backend{Name: "foo", Pref: 2, New: newFn})
+		})
+		b, err := r.Lookup("foo")
+		if err != nil || b.Pref != 1 {
+			t.Errorf("Lookup(foo) = pref %d, %v; want the first registration (pref 1)", b.Pref, err)
+		}
+	})
+}
+
+func TestNames(t *testing.T) {
+	r := newRegistry(t, &fake{name: "select", pref: 150}, &fake{name: "epoll", pref: 300},
+		&fake{name: "poll", pref: 200}, &fake{name: "kqueue", pref: 300})
+	want := []string{"epoll", "kqueue", "poll", "select"}
+	if got := r.Names(); !slices.Equal(got, want) {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
+	if got := (&Registry{}).Names(); len(got) != 0 {
+		t.Errorf("empty registry: Names() = %q, want none", got)
+	}
+}
+
+func backendNames(bs []Backend) []string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, fmt.Sprintf("%s/%d", b.Name, b.Pref))
+	}
+	return s
+}
+
+func TestBackendsOrder(t *testing.T) {
+	r := newRegistry(t,
+		&fake{name: "poll", pref: 200},
+		&fake{name: "a300", pref: 300},
+		&fake{name: "select", pref: 150},
+		&fake{name: "b300", pref: 300},
+		&fake{name: "neg", pref: -4},
+		&fake{name: "c300", pref: 300},
+		&fake{name: "zero", pref: 0},
+	)
+	want := []string{"a300/300", "b300/300", "c300/300", "poll/200", "select/150", "neg/0", "zero/0"}
+	if got := backendNames(r.Backends()); !slices.Equal(got, want) {
+		t.Errorf("Backends() = %q, want %q", got, want)
+	}
+
+	// A disabled backend moves to pref 0, behind the enabled ones but in
+	// registration order among the pref-0 ones.
+	if err := r.Disable("a300"); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"b300/300", "c300/300", "poll/200", "select/150", "a300/0", "neg/0", "zero/0"}
+	if got := backendNames(r.Backends()); !slices.Equal(got, want) {
+		t.Errorf("after Disable(a300): Backends() = %q, want %q", got, want)
+	}
+}
+
+// Ties keep registration order however many backends there are (an
+// unstable sort only shows itself on longer lists).
+func TestBackendsOrderManyTies(t *testing.T) {
+	r := &Registry{}
+	var want []string
+	prefs := []int{100, 300, 200}
+	for _, p := range []int{300, 200, 100} {
+		for i := range 40 {
+			if prefs[i%3] == p {
+				want = append(want, fmt.Sprintf("b%02d/%d", i, p))
+			}
+		}
+	}
+	for i := range 40 {
+		f := &fake{name: fmt.Sprintf("b%02d", i), pref: prefs[i%3]}
+		r.Register(f.backend())
+	}
+	if got := backendNames(r.Backends()); !slices.Equal(got, want) {
+		t.Errorf("Backends() =\n%q\nwant\n%q", got, want)
+	}
+	if b, _, err := r.Open(nil, noEnv); err != nil || b.Name != "b01" {
+		t.Errorf("Open = %q, %v; want b01, the first of pref 300", b.Name, err)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	r := newRegistry(t, poll, epoll, sel)
+	b, err := r.Lookup("poll")
+	if err != nil {
+		t.Fatalf("Lookup(poll): %v", err)
+	}
+	if b.Name != "poll" || b.Pref != 200 || b.New == nil || b.Test == nil {
+		t.Errorf("Lookup(poll) = %+v", b)
+	}
+
+	_, err = r.Lookup("kqueue")
+	if !errors.Is(err, ErrUnknown) {
+		t.Fatalf("Lookup(kqueue) error %v, want ErrUnknown", err)
+	}
+	msg := err.Error()
+	if !strings.HasSuffix(msg, "(forgotten import?)") || !strings.Contains(msg, `"kqueue"`) {
+		t.Errorf("Lookup(kqueue) error %q, want it to name kqueue and end in (forgotten import?)", msg)
+	}
+}
+
+func TestDisableEnable(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	r := newRegistry(t, poll, epoll, sel)
+
+	if err := r.Disable("epoll"); err != nil {
+		t.Fatalf("Disable(epoll): %v", err)
+	}
+	if b, _ := r.Lookup("epoll"); b.Pref != 0 {
+		t.Errorf("disabled epoll: Lookup pref = %d, want 0", b.Pref)
+	}
+	if err := r.Disable("epoll"); err != nil {
+		t.Errorf("second Disable(epoll): %v", err)
+	}
+	b, _, err := r.Open(nil, noEnv)
+	if err != nil || b.Name != "poll" {
+		t.Errorf("Open with epoll disabled = %q, %v; want poll", b.Name, err)
+	}
+
+	if err := r.Enable("epoll"); err != nil {
+		t.Fatalf("Enable(epoll): %v", err)
+	}
+	if b, _ := r.Lookup("epoll"); b.Pref != 300 {
+		t.Errorf("re-enabled epoll: Lookup pref = %d, want 300", b.Pref)
+	}
+	b, _, err = r.Open(nil, noEnv)
+	if err != nil || b.Name != "epoll" {
+		t.Errorf("Open with epoll re-enabled = %q, %v; want epoll", b.Name, err)
+	}
+
+	for _, f := range []func(string) error{r.Disable, r.Enable} {
+		err := f("devpoll")
+		if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), "devpoll") {
+			t.Errorf("Disable/Enable(devpoll) error %v, want ErrUnknown naming devpoll", err)
+		}
+	}
+	if got := backendNames(r.Backends()); !slices.Equal(got, []string{"epoll/300", "poll/200", "select/150"}) {
+		t.Errorf("unknown names changed the registry: %q", got)
+	}
+}
+
+func TestOpenHighestPref(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	r := newRegistry(t, poll, sel, epoll)
+	ctx := newTestContext(t, 0)
+	b, p, err := r.Open(ctx, noEnv)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if b.Name != "epoll" || p.(*fakePoller).name != "epoll" {
+		t.Errorf("Open chose %q (poller %q), want epoll", b.Name, p.(*fakePoller).name)
+	}
+	if poll.news.Load() != 0 || sel.news.Load() != 0 {
+		t.Errorf("lower backends constructed: poll %d, select %d", poll.news.Load(), sel.news.Load())
+	}
+}
+
+func TestOpenTieFirstRegistered(t *testing.T) {
+	a, b := &fake{name: "kqueue", pref: 300}, &fake{name: "epoll", pref: 300}
+	r := newRegistry(t, &fake{name: "poll", pref: 200}, a, b)
+	got, _, err := r.Open(nil, noEnv)
+	if err != nil || got.Name != "kqueue" {
+		t.Errorf("Open = %q, %v; want kqueue (first registered of pref 300)", got.Name, err)
+	}
+	if b.news.Load() != 0 {
+		t.Errorf("second backend of the same pref constructed %d times", b.news.Load())
+	}
+}
+
+// Reference §15 A3: Test is not consulted; a backend whose Test fails but
+// whose constructor succeeds is selected.
+func TestOpenIgnoresTest(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	epoll.testErr = errors.New("epoll test failed")
+	r := newRegistry(t, poll, epoll, sel)
+	b, _, err := r.Open(nil, noEnv)
+	if err != nil || b.Name != "epoll" {
+		t.Errorf("Open = %q, %v; want epoll", b.Name, err)
+	}
+	for _, f := range []*fake{epoll, poll, sel} {
+		if n := f.tests.Load(); n != 0 {
+			t.Errorf("Open called %s's Test %d times", f.name, n)
+		}
+	}
+}
+
+// Reference §15 A4: the next backend is tried in the same call.
+func TestOpenFallback(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	errEpoll := errors.New("epoll_create: EMFILE")
+	epoll.newErr = errEpoll
+	r := newRegistry(t, poll, epoll, sel)
+	b, p, err := r.Open(nil, noEnv)
+	if err != nil || b.Name != "poll" || p == nil {
+		t.Fatalf("Open = %q, %v, %v; want poll", b.Name, p, err)
+	}
+	if epoll.news.Load() != 1 || poll.news.Load() != 1 || sel.news.Load() != 0 {
+		t.Errorf("New calls: epoll %d poll %d select %d, want 1 1 0",
+			epoll.news.Load(), poll.news.Load(), sel.news.Load())
+	}
+	// Unlike HAProxy, a failed constructor does not disable the backend
+	// in the registry: the next Open tries it again.
+	if b, _ := r.Lookup("epoll"); b.Pref != 300 {
+		t.Errorf("failed epoll: pref %d, want 300 (registry unchanged)", b.Pref)
+	}
+	if _, _, err := r.Open(nil, noEnv); err != nil || epoll.news.Load() != 2 {
+		t.Errorf("second Open: %v, epoll New calls %d, want 2", err, epoll.news.Load())
+	}
+}
+
+func TestOpenAllFail(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	errs := map[*fake]error{
+		epoll: errors.New("epoll broken"),
+		poll:  errors.New("poll broken"),
+		sel:   errors.New("select broken"),
+	}
+	for f, e := range errs {
+		f.newErr = e
+	}
+	r := newRegistry(t, poll, epoll, sel)
+	b, p, err := r.Open(nil, noEnv)
+	if err == nil || p != nil || b.Name != "" {
+		t.Fatalf("Open = %q, %v, %v; want an error", b.Name, p, err)
+	}
+	if !errors.Is(err, ErrNoBackend) {
+		t.Errorf("error %v is not ErrNoBackend", err)
+	}
+	for f, e := range errs {
+		if !errors.Is(err, e) {
+			t.Errorf("error %q does not wrap %s's error", err, f.name)
+		}
+		if !strings.Contains(err.Error(), f.name+": "+e.Error()) {
+			t.Errorf("error %q does not list %q", err, f.name+": "+e.Error())
+		}
+		if f.news.Load() != 1 {
+			t.Errorf("%s New called %d times, want 1", f.name, f.news.Load())
+		}
+	}
+}
+
+func TestOpenNilPoller(t *testing.T) {
+	r := &Registry{}
+	r.Register(Backend{Name: "broken", Pref: 300, New: func(*Context) (Poller, error) { return nil, nil }})
+	poll := &fake{name: "poll", pref: 200}
+	r.Register(poll.backend())
+	b, p, err := r.Open(nil, noEnv)
+	if err != nil || b.Name != "poll" || p == nil {
+		t.Errorf("Open = %q, %v, %v; want poll (a nil Poller is a failure)", b.Name, p, err)
+	}
+}
+
+func TestOpenNoBackend(t *testing.T) {
+	t.Run("Empty", func(t *testing.T) {
+		_, p, err := (&Registry{}).Open(nil, noEnv)
+		if !errors.Is(err, ErrNoBackend) || p != nil {
+			t.Errorf("empty registry: Open = %v, %v; want ErrNoBackend", p, err)
+		}
+	})
+	t.Run("AllDisabled", func(t *testing.T) {
+		epoll, poll, sel := linuxFakes()
+		r := newRegistry(t, poll, epoll, sel)
+		for _, n := range r.Names() {
+			if err := r.Disable(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, p, err := r.Open(nil, noEnv)
+		if !errors.Is(err, ErrNoBackend) || p != nil {
+			t.Errorf("all disabled: Open = %v, %v; want ErrNoBackend", p, err)
+		}
+		if n := epoll.news.Load() + poll.news.Load() + sel.news.Load(); n != 0 {
+			t.Errorf("disabled backends constructed %d times", n)
+		}
+	})
+	t.Run("ZeroPref", func(t *testing.T) {
+		r := newRegistry(t, &fake{name: "off", pref: 0}, &fake{name: "neg", pref: -1})
+		if _, _, err := r.Open(nil, noEnv); !errors.Is(err, ErrNoBackend) {
+			t.Errorf("only pref <= 0: Open error %v, want ErrNoBackend", err)
+		}
+	})
+}
+
+func TestOpenEnv(t *testing.T) {
+	errPoll := errors.New("poll broken")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		pollErr error
+		// want is the backend chosen; when empty, the error must satisfy
+		// errors.Is for every entry of wantIs and mention wantText.
+		want     string
+		wantIs   []error
+		wantText string
+		wantNews string // New calls as "epoll poll select"
+	}{
+		{name: "Unset", want: "epoll", wantNews: "1 0 0"},
+		{name: "EmptyValues", env: map[string]string{EnvPoller: " ", EnvDisable: ""}, want: "epoll", wantNews: "1 0 0"},
+		{name: "Force", env: map[string]string{EnvPoller: "select"}, want: "select", wantNews: "0 0 1"},
+		{name: "ForceSpaces", env: map[string]string{EnvPoller: " poll "}, want: "poll", wantNews: "0 1 0"},
+		{name: "ForceFails", env: map[string]string{EnvPoller: "poll"}, pollErr: errPoll,
+			wantIs: []error{ErrNoBackend, errPoll}, wantText: "poll: poll broken", wantNews: "0 1 0"},
+		{name: "ForceUnknown", env: map[string]string{EnvPoller: "kqueue"},
+			wantIs: []error{ErrUnknown, ErrBadEnv}, wantText: `EVPOLL_POLLER="kqueue"`, wantNews: "0 0 0"},
+		{name: "Disable", env: map[string]string{EnvDisable: "epoll"}, want: "poll", wantNews: "0 1 0"},
+		{name: "DisableTwo", env: map[string]string{EnvDisable: "epoll,poll"}, want: "select", wantNews: "0 0 1"},
+		{name: "DisableSpaces", env: map[string]string{EnvDisable: " poll , epoll ,"}, want: "select", wantNews: "0 0 1"},
+		{name: "DisableAll", env: map[string]string{EnvDisable: "epoll,poll,select"},
+			wantIs: []error{ErrNoBackend}, wantNews: "0 0 0"},
+		{name: "DisableUnknown", env: map[string]string{EnvDisable: "epoll,kqueue"},
+			wantIs: []error{ErrUnknown, ErrBadEnv}, wantText: "EVPOLL_DISABLE", wantNews: "0 0 0"},
+		{name: "ForceDisabled", env: map[string]string{EnvPoller: "poll", EnvDisable: "epoll,poll"},
+			wantIs: []error{ErrDisabled, ErrBadEnv}, wantText: "EVPOLL_POLLER", wantNews: "0 0 0"},
+		{name: "ForceAndDisableOther", env: map[string]string{EnvPoller: "poll", EnvDisable: "epoll"},
+			want: "poll", wantNews: "0 1 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			epoll, poll, sel := linuxFakes()
+			poll.newErr = tt.pollErr
+			r := newRegistry(t, poll, epoll, sel)
+			b, p, err := r.Open(nil, env(tt.env))
+			if news := fmt.Sprintf("%d %d %d", epoll.news.Load(), poll.news.Load(), sel.news.Load()); news != tt.wantNews {
+				t.Errorf("New calls (epoll poll select) = %s, want %s", news, tt.wantNews)
+			}
+			if tt.want != "" {
+				if err != nil || b.Name != tt.want || p == nil {
+					t.Errorf("Open = %q, %v, %v; want %s", b.Name, p, err, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Open = %q, want an error", b.Name)
+			}
+			if p != nil {
+				t.Errorf("Open returned a poller with error %v", err)
+			}
+			for _, target := range tt.wantIs {
+				if !errors.Is(err, target) {
+					t.Errorf("error %q: errors.Is(%v) false", err, target)
+				}
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not mention %q", err, tt.wantText)
+			}
+		})
+	}
+}
+
+// A backend forced by EVPOLL_POLLER but disabled by the program is not
+// opened either.
+func TestOpenForceRegistryDisabled(t *testing.T) {
+	epoll, poll, sel := linuxFakes()
+	r := newRegistry(t, poll, epoll, sel)
+	if err := r.Disable("poll"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.Open(nil, env(map[string]string{EnvPoller: "poll"}))
+	if !errors.Is(err, ErrDisabled) || !strings.Contains(err.Error(), EnvPoller) {
+		t.Errorf("Open error %v, want ErrDisabled mentioning %s", err, EnvPoller)
+	}
+	if n := epoll.news.Load() + poll.news.Load() + sel.news.Load(); n != 0 {
+		t.Errorf("%d backends constructed", n)
+	}
+}
+
+// A nil Env reads the process environment.
+func TestOpenProcessEnv(t *testing.T) {
+	t.Setenv(EnvPoller, "select")
+	t.Setenv(EnvDisable, "epoll")
+	epoll, poll, sel := linuxFakes()
+	r := newRegistry(t, poll, epoll, sel)
+	b, _, err := r.Open(nil, nil)
+	if err != nil || b.Name != "select" {
+		t.Errorf("Open with process environment = %q, %v; want select", b.Name, err)
+	}
+}
+
+// Open passes its context to the constructor.
+func TestOpenPassesContext(t *testing.T) {
+	ctx := newTestContext(t, 2)
+	var got *Context
+	r := &Registry{}
+	r.Register(Backend{Name: "x", Pref: 1, New: func(c *Context) (Poller, error) {
+		got = c
+		return &fakePoller{}, nil
+	}})
+	if _, _, err := r.Open(ctx, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if got != ctx {
+		t.Errorf("New got context %p, want %p", got, ctx)
+	}
+}
+
+// Registration and selection from several goroutines at once must be free
+// of data races.
+func TestRegistryConcurrent(t *testing.T) {
+	r := &Registry{}
+	done := make(chan struct{})
+	for i := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			f := &fake{name: fmt.Sprintf("b%d", i), pref: 100 + i}
+			r.Register(f.backend())
+			for range 50 {
+				r.Names()
+				r.Backends()
+				_, _ = r.Lookup("b0")
+				_, _, _ = r.Open(nil, noEnv)
+				_ = r.Disable(f.name)
+				_ = r.Enable(f.name)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if got := r.Names(); len(got) != 4 {
+		t.Errorf("Names() = %q, want 4 backends", got)
+	}
+}
