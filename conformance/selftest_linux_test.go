@@ -1,0 +1,189 @@
+package conformance
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+	"github.com/evpoll/evpoll/pollers/epoll"
+	"golang.org/x/sys/unix"
+)
+
+// recT records what a check reports instead of failing the real test.
+type recT struct {
+	mu       sync.Mutex
+	failed   bool
+	skipped  bool
+	msgs     []string
+	cleanups []func()
+}
+
+func (r *recT) Helper() {}
+func (r *recT) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = true
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+func (r *recT) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (r *recT) Skipf(format string, args ...any) {
+	r.mu.Lock()
+	r.skipped = true
+	r.msgs = append(r.msgs, "SKIP: "+fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+	runtime.Goexit()
+}
+func (r *recT) Logf(format string, args ...any) {}
+func (r *recT) Cleanup(f func())                { r.cleanups = append(r.cleanups, f) }
+func (r *recT) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+// runCheck runs the named check against b with a recorder.
+func runCheck(t *testing.T, name string, b poller.Backend) *recT {
+	t.Helper()
+	var c *check
+	for i := range checks {
+		if checks[i].name == name {
+			c = &checks[i]
+		}
+	}
+	if c == nil {
+		t.Fatalf("no check named %q", name)
+	}
+	r := &recT{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			for i := len(r.cleanups) - 1; i >= 0; i-- {
+				r.cleanups[i]()
+			}
+		}()
+		c.fn(newHarness(r, b))
+	}()
+	<-done
+	return r
+}
+
+// fault is a deliberate bug injected around the real epoll backend.
+type fault int
+
+const (
+	ignoresMigration fault = iota // keeps polling fds that moved to another thread
+	neverRDHUP                    // reports peer shutdown without FlagRDHUP
+	spuriousEvents                // reports readiness the kernel did not report
+	callsInactive                 // runs callbacks of fds active in no direction
+	returnsEarly                  // ignores the timeout
+	leaksFD                       // opens an fd that Term never closes
+)
+
+type broken struct {
+	*epoll.Poller
+	f    fault
+	ctx  *poller.Context
+	leak int
+	fds  []int
+}
+
+func brokenBackend(f fault) poller.Backend {
+	b := epoll.Backend
+	b.Name = fmt.Sprintf("broken-epoll-%d", f)
+	b.New = func(ctx *poller.Context) (poller.Poller, error) {
+		p, err := epoll.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w := &broken{Poller: p, f: f, ctx: ctx, leak: -1}
+		if f == leaksFD {
+			w.leak, _ = unix.Dup(p.FD())
+		}
+		return w, nil
+	}
+	return b
+}
+
+func (w *broken) Flags() poller.Flags {
+	if w.f == neverRDHUP {
+		return w.Poller.Flags() &^ poller.FlagRDHUP
+	}
+	return w.Poller.Flags()
+}
+
+func (w *broken) Poll(exp poller.Tick, wake bool) error {
+	tab, th := w.ctx.Table, w.ctx.Thread
+	switch w.f {
+	case returnsEarly:
+		return w.Poller.Poll(exp, true)
+	case ignoresMigration:
+		w.fds = tab.AppendPolledBy(w.fds[:0], th.ID())
+		type dirs struct{ r, s bool }
+		was := map[int]dirs{}
+		for _, fd := range w.fds {
+			r, s := tab.Polled(fd)
+			was[fd] = dirs{r&th.Bit() != 0, s&th.Bit() != 0}
+		}
+		err := w.Poller.Poll(exp, wake)
+		for fd, d := range was {
+			if tab.ThreadMask(fd)&th.Bit() == 0 && tab.IsOpen(fd) {
+				tab.SetPolled(fd, th.ID(), d.r, d.s)
+			}
+		}
+		return err
+	}
+	err := w.Poller.Poll(exp, wake)
+	w.fds = tab.AppendPolledBy(w.fds[:0], th.ID())
+	for _, fd := range w.fds {
+		switch {
+		case w.f == spuriousEvents && tab.Active(fd):
+			th.UpdateEvents(fd, fdtable.ReadyR)
+		case w.f == callsInactive && tab.IsOpen(fd) && !tab.Active(fd):
+			th.WantRecv(fd)
+			th.UpdateEvents(fd, fdtable.ReadyR)
+			th.StopRecv(fd)
+		}
+	}
+	return err
+}
+
+// TestSuiteCatchesBrokenBackends shows that each deliberate bug makes the
+// check meant to catch it fail, while the real backend passes it.
+func TestSuiteCatchesBrokenBackends(t *testing.T) {
+	for _, tc := range []struct {
+		f     fault
+		name  string
+		check string
+	}{
+		{ignoresMigration, "IgnoresMigration", "MigratedFD"},
+		{neverRDHUP, "NeverRDHUP", "DynamicRDHUP"},
+		{neverRDHUP, "NeverRDHUP", "PeerShutdown"},
+		{spuriousEvents, "SpuriousEvents", "Readable"},
+		{callsInactive, "CallsInactive", "NoCallbackWhenInactive"},
+		{callsInactive, "CallsInactive", "LazyStop"},
+		{returnsEarly, "ReturnsEarly", "TimeoutNotEarly"},
+		{returnsEarly, "ReturnsEarly", "EternityWaitsForEvent"},
+		{leaksFD, "LeaksFD", "TermNoLeak"},
+	} {
+		t.Run(tc.name+"/"+tc.check, func(t *testing.T) {
+			if r := runCheck(t, tc.check, epoll.Backend); r.failed || r.skipped {
+				t.Fatalf("real epoll backend does not pass %s: %s", tc.check, strings.Join(r.msgs, "; "))
+			}
+			r := runCheck(t, tc.check, brokenBackend(tc.f))
+			if r.skipped {
+				t.Fatalf("%s skipped on the broken backend: %s", tc.check, strings.Join(r.msgs, "; "))
+			}
+			if !r.failed {
+				t.Fatalf("%s passed on a backend that %s; the check cannot catch that bug", tc.check, tc.name)
+			}
+		})
+	}
+}

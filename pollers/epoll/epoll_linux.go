@@ -1,0 +1,351 @@
+package epoll
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+	"golang.org/x/sys/unix"
+)
+
+// Poller is one thread's epoll instance.
+type Poller struct {
+	ctx *poller.Context
+	th  *fdtable.Thread
+	tab *fdtable.Table
+	tid int
+	bit uint64
+
+	epfd   atomic.Int32 // -1 after Term
+	ctls   atomic.Uint64 // epoll_ctl calls
+	flags  atomic.Uint32
+	events []unix.EpollEvent
+	err    error // first registration error of the cycle
+	fds    []int // scratch for Fork and Term
+}
+
+var (
+	_ poller.Poller       = (*Poller)(nil)
+	_ poller.Introspector = (*Poller)(nil)
+	_ fdtable.Updater     = (*Poller)(nil)
+	_ poller.Waiter       = (*Poller)(nil)
+)
+
+// New creates an epoll instance for ctx's thread and installs it as that
+// thread's close hook in the table.
+func New(ctx *poller.Context) (*Poller, error) {
+	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
+		return nil, errors.New("epoll: context without a thread")
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", os.NewSyscallError("epoll_create1", err))
+	}
+	p := &Poller{
+		ctx:    ctx,
+		th:     ctx.Thread,
+		tab:    ctx.Table,
+		tid:    ctx.Thread.ID(),
+		bit:    ctx.Thread.Bit(),
+		events: make([]unix.EpollEvent, ctx.EventsPerPoll()),
+	}
+	p.epfd.Store(int32(epfd))
+	p.flags.Store(uint32(staticFlags))
+	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return p, nil
+}
+
+// Flags returns the instance's capabilities: ERRHUP and FORK always, RDHUP
+// once the kernel has been seen reporting EPOLLRDHUP.
+func (p *Poller) Flags() poller.Flags { return poller.Flags(p.flags.Load()) }
+
+// FD returns the epoll file descriptor, -1 after Term.
+func (p *Poller) FD() int { return int(p.epfd.Load()) }
+
+// KernelUpdates returns the number of epoll_ctl calls the instance made
+// (conformance.UpdateCounter).
+func (p *Poller) KernelUpdates() uint64 { return p.ctls.Load() }
+
+func (p *Poller) ctl(epfd, op, fd int, events uint32, gen uint32) error {
+	p.ctls.Add(1)
+	return ctl(epfd, op, fd, events, gen)
+}
+
+// ctl applies one epoll_ctl operation, repairing the quirks of fd reuse:
+// ADD on a registered fd becomes MOD, MOD on an unregistered fd becomes ADD,
+// and DEL of an fd the kernel no longer knows is not an error.
+func ctl(epfd, op, fd int, events uint32, gen uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(gen)}
+	err := unix.EpollCtl(epfd, op, fd, &ev)
+	switch {
+	case err == nil:
+		return nil
+	case op == unix.EPOLL_CTL_ADD && err == unix.EEXIST:
+		err = unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	case op == unix.EPOLL_CTL_MOD && err == unix.ENOENT:
+		err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	case op == unix.EPOLL_CTL_DEL && (err == unix.ENOENT || err == unix.EBADF || err == unix.EPERM):
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("epoll: %s fd %d: %w", opName(op), fd, os.NewSyscallError("epoll_ctl", err))
+	}
+	return nil
+}
+
+func opName(op int) string {
+	switch op {
+	case unix.EPOLL_CTL_ADD:
+		return "add"
+	case unix.EPOLL_CTL_MOD:
+		return "mod"
+	}
+	return "del"
+}
+
+// Desired computes what this thread's epoll instance should watch for an
+// fd (HAProxy's _update_fd, reference §6.2), given the fd's state, whether
+// the fd belongs to this thread, and what the instance watches now. It
+// returns the epoll_ctl operation to issue (0 for none) and the new polled
+// directions.
+func Desired(st fdtable.State, ours, pollR, pollS bool) (op int, recv, send bool) {
+	en := st
+	// Sticky read: while the fd is or will be polled and its input
+	// readiness is unknown, also poll for input.
+	if en&fdtable.ReadyR == 0 && (en&fdtable.ActiveW != 0 || pollR || pollS) {
+		en |= fdtable.ActiveR
+	}
+	wantR, wantS := en&fdtable.ActiveR != 0, en&fdtable.ActiveW != 0
+	switch {
+	case pollR || pollS:
+		if !ours || (!wantR && !wantS) {
+			return unix.EPOLL_CTL_DEL, false, false
+		}
+		if wantR == pollR && wantS == pollS {
+			return 0, pollR, pollS
+		}
+		return unix.EPOLL_CTL_MOD, wantR, wantS
+	case ours && (wantR || wantS):
+		return unix.EPOLL_CTL_ADD, wantR, wantS
+	}
+	return 0, false, false
+}
+
+// EventMask returns the epoll events registered for the given directions.
+func EventMask(recv, send bool) uint32 {
+	var m uint32
+	if recv {
+		m |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if send {
+		m |= unix.EPOLLOUT
+	}
+	return m
+}
+
+// Translate converts epoll events into FD_EV_* event bits (reference §6.7).
+func Translate(events uint32) fdtable.State {
+	var s fdtable.State
+	if events&unix.EPOLLIN != 0 {
+		s |= fdtable.ReadyR
+	}
+	if events&unix.EPOLLOUT != 0 {
+		s |= fdtable.ReadyW
+	}
+	if events&unix.EPOLLRDHUP != 0 {
+		s |= fdtable.ShutR
+	}
+	if events&unix.EPOLLHUP != 0 {
+		s |= fdtable.ShutRW
+	}
+	if events&unix.EPOLLERR != 0 {
+		s |= fdtable.ErrRW
+	}
+	return s
+}
+
+// UpdateFD applies fd's desired state to this thread's epoll instance. It
+// is called by fdtable.Thread.DrainUpdates.
+func (p *Poller) UpdateFD(fd int) {
+	epfd := int(p.epfd.Load())
+	if epfd < 0 {
+		return
+	}
+	pr, ps := p.tab.Polled(fd)
+	ours := p.tab.ThreadMask(fd)&p.bit != 0
+	op, recv, send := Desired(p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+	if op == 0 {
+		return
+	}
+	p.tab.SetPolled(fd, p.tid, recv, send)
+	if err := p.ctl(epfd, op, fd, EventMask(recv, send), p.tab.Gen(fd)); err != nil {
+		// The kernel refused: record that nothing is watched, and report.
+		p.tab.SetPolled(fd, p.tid, false, false)
+		if p.err == nil {
+			p.err = err
+		}
+	}
+}
+
+// KernelWait waits for events (poller.Waiter).
+func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	n, err := unix.EpollWait(int(p.epfd.Load()), p.events, timeoutMS)
+	if err != nil {
+		return 0, os.NewSyscallError("epoll_wait", err)
+	}
+	return n, nil
+}
+
+// Poll runs one poll cycle (reference §6.1): it applies pending updates,
+// waits until exp (not at all when wake is set) and dispatches the events.
+// A registration refused by the kernel does not stop the cycle; the first
+// such error is returned afterwards, naming the fd.
+func (p *Poller) Poll(exp poller.Tick, wake bool) error {
+	epfd := int(p.epfd.Load())
+	if epfd < 0 {
+		return fmt.Errorf("epoll: poll: %w", poller.ErrClosed)
+	}
+	p.err = nil
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	}
+	n, err := p.ctx.Wait(p, exp, wake, true)
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	act := &p.ctx.Activity
+	for i := 0; i < n; i++ {
+		ev := &p.events[i]
+		fd := int(ev.Fd)
+		gen, open := p.tab.OpenGen(fd)
+		if !open {
+			act.PollDeadFD.Add(1)
+			continue
+		}
+		if gen != uint32(ev.Pad) {
+			act.PollStaleFD.Add(1)
+			continue
+		}
+		if p.tab.ThreadMask(fd)&p.bit == 0 {
+			// Migrated to another thread: forget it here.
+			act.PollSkipFD.Add(1)
+			if err := p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0); err != nil && p.err == nil {
+				p.err = err
+			}
+			p.tab.SetPolled(fd, p.tid, false, false)
+			continue
+		}
+		if ev.Events&unix.EPOLLRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
+			p.flags.Or(uint32(poller.FlagRDHUP))
+		}
+		p.th.UpdateEvents(fd, Translate(ev.Events))
+	}
+	return p.err
+}
+
+// Clo is the close hook: for an fd shared with another process (cloned by
+// fork) or kept open (fdtable Remove), closing would not remove the
+// registration, so it is deleted explicitly.
+func (p *Poller) Clo(fd int, keepOpen bool) {
+	epfd := int(p.epfd.Load())
+	if epfd < 0 || (!keepOpen && !p.tab.IsCloned(fd)) {
+		return
+	}
+	_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
+}
+
+// Fork replaces the epoll instance by a new one (an epoll instance is
+// shared with the parent across fork) and re-applies every registration
+// this thread's polled masks record, so events keep arriving.
+func (p *Poller) Fork() error {
+	old := int(p.epfd.Load())
+	if old < 0 {
+		return fmt.Errorf("epoll: fork: %w", poller.ErrClosed)
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll: fork: %w", os.NewSyscallError("epoll_create1", err))
+	}
+	p.epfd.Store(int32(epfd))
+	unix.Close(old)
+	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
+	var first error
+	for _, fd := range p.fds {
+		pr, ps := p.tab.Polled(fd)
+		recv, send := pr&p.bit != 0, ps&p.bit != 0
+		if err := p.ctl(epfd, unix.EPOLL_CTL_ADD, fd, EventMask(recv, send), p.tab.Gen(fd)); err != nil {
+			p.tab.SetPolled(fd, p.tid, false, false)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// Term closes the epoll instance, removes the close hook and clears this
+// thread's polled bits. It is idempotent.
+func (p *Poller) Term() error {
+	epfd := int(p.epfd.Swap(-1))
+	if epfd < 0 {
+		return nil
+	}
+	p.tab.SetCloseHook(p.tid, nil)
+	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
+	for _, fd := range p.fds {
+		p.tab.SetPolled(fd, p.tid, false, false)
+	}
+	if err := unix.Close(epfd); err != nil {
+		return fmt.Errorf("epoll: term: %w", os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+// Registered reads the instance's registrations back from the kernel
+// (/proc/self/fdinfo of the epoll fd), not from its own bookkeeping.
+func (p *Poller) Registered() ([]poller.Registration, error) {
+	epfd := int(p.epfd.Load())
+	if epfd < 0 {
+		return nil, fmt.Errorf("epoll: registered: %w", poller.ErrClosed)
+	}
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(epfd))
+	if err != nil {
+		return nil, fmt.Errorf("epoll: registered: %w", err)
+	}
+	return parseFdinfo(b)
+}
+
+// parseFdinfo parses the "tfd:" lines of an epoll fd's fdinfo, such as
+// "tfd:        5 events:       19 data:      100000005  pos:0 ino:... sdev:...".
+func parseFdinfo(b []byte) ([]poller.Registration, error) {
+	var regs []poller.Registration
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) < 6 || string(f[0]) != "tfd:" {
+			continue
+		}
+		fd, err1 := strconv.Atoi(string(f[1]))
+		events, err2 := strconv.ParseUint(string(f[3]), 16, 32)
+		data, err3 := strconv.ParseUint(string(f[5]), 16, 64)
+		if string(f[2]) != "events:" || string(f[4]) != "data:" || err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("epoll: cannot parse fdinfo line %q", sc.Text())
+		}
+		regs = append(regs, poller.Registration{
+			FD:   fd,
+			Recv: events&unix.EPOLLIN != 0,
+			Send: events&unix.EPOLLOUT != 0,
+			Gen:  uint32(data >> 32),
+		})
+	}
+	return regs, sc.Err()
+}

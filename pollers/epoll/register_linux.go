@@ -1,0 +1,41 @@
+package epoll
+
+import (
+	"os"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+	"golang.org/x/sys/unix"
+)
+
+// Name is the backend's registered name.
+const Name = "epoll"
+
+const staticFlags = poller.FlagERRHUP | poller.FlagFork
+
+// Backend is the epoll registration record.
+var Backend = poller.Backend{
+	Name:  Name,
+	Pref:  300,
+	Flags: staticFlags,
+	Test:  test,
+	New: func(ctx *poller.Context) (poller.Poller, error) {
+		p, err := New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	},
+}
+
+func init() { poller.Register(Backend) }
+
+// test creates and closes an epoll instance (HAProxy's _do_test).
+func test(*fdtable.Table) error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	unix.Close(fd)
+	return nil
+}
