@@ -22,7 +22,7 @@ type Poller struct {
 	tid int
 	bit uint64
 
-	epfd   atomic.Int32 // -1 after Term
+	epfd   atomic.Int32  // -1 after Term
 	ctls   atomic.Uint64 // epoll_ctl calls
 	flags  atomic.Uint32
 	events []unix.EpollEvent
