@@ -78,7 +78,7 @@ func benchRound(b *testing.B, be poller.Backend, n, active int) {
 		}
 	}()
 	for len(s.fds) < n {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fds, err := socketpair()
 		if err != nil {
 			b.Skipf("%d fds: socketpair: %v (raise the fd limit)", n, err)
 		}

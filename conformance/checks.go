@@ -343,7 +343,7 @@ func (h *harness) refusedSocket() int {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	for try := 0; try < 20; try++ {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err := tcpSocket()
 		if err != nil {
 			h.t.Fatalf("socket: %v", err)
 		}
@@ -699,8 +699,8 @@ func testFDReuse(h *harness) {
 			c, c2 := h.pair()
 			// Put a fresh, idle socket at the victim's fd number.
 			if c != victim {
-				if err := unix.Dup3(c, victim, unix.O_CLOEXEC); err != nil {
-					h.t.Fatalf("dup3(%d, %d): %v", c, victim, err)
+				if err := dupTo(c, victim); err != nil {
+					h.t.Fatalf("dup2(%d, %d): %v", c, victim, err)
 				}
 				unix.Close(c)
 				h.forget(c)

@@ -146,7 +146,7 @@ func (h *harness) thread(i int, setup ...func(*poller.Context)) *tctx {
 // cleanup unless deleted through the table.
 func (h *harness) pair() (a, b int) {
 	h.t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		h.t.Fatalf("socketpair: %v", err)
 	}
