@@ -30,5 +30,16 @@
 //     as intended, not the event byte (quirk Q1);
 //   - [Thread.Takeover] checks the generation, not an owner pointer;
 //   - the shared update list is a mutex-protected doubly linked list with
-//     HAProxy's link encoding, so its walk never restarts (quirk Q2).
+//     HAProxy's link encoding, so its walk never restarts (quirk Q2), and a
+//     drain takes off any listed entry nobody has to acknowledge any more
+//     (HAProxy leaves such entries until the fd's next update);
+//   - [Table.Used] counts the fds in the table: Remove decrements it like
+//     Delete (HAProxy's ha_used_fds counts open descriptors and is left
+//     unchanged by fd_remove, so it drifts when a removed fd is inserted
+//     again);
+//   - Remove does not apply SO_LINGER to the fd it leaves open, and an iocb
+//     that deletes or removes its own fd gets no lazy-stop update queued
+//     for it;
+//   - [Thread.Close] drops the thread's pending update bits, so that the id
+//     can be taken again.
 package fdtable

@@ -3,6 +3,7 @@ package fdtable
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"os"
 	"runtime"
@@ -107,14 +108,23 @@ type Table struct {
 type hookBox struct{ h CloseHook }
 
 // New returns a table for fds 0..maxFDs-1. maxFDs <= 0 means the soft
-// RLIMIT_NOFILE, capped at [DefaultMaxFDs]. Memory is allocated in chunks of
+// RLIMIT_NOFILE, capped at [DefaultMaxFDs]; sizes above the largest fd
+// number (a C int) are reduced to it. Memory is allocated in chunks of
 // 1024 entries as fds are inserted.
 func New(maxFDs int) *Table {
+	if maxFDs > math.MaxInt32 {
+		// fds are C ints, and the update lists store them as int32.
+		maxFDs = math.MaxInt32
+	}
 	if maxFDs <= 0 {
 		maxFDs = DefaultMaxFDs
 		var rl unix.Rlimit
-		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur < uint64(DefaultMaxFDs) {
-			maxFDs = int(rl.Cur)
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil {
+			// Cur is int64 on some BSDs (RLIM_INFINITY is then -1,
+			// which converts to a huge value and keeps the cap).
+			if cur := uint64(rl.Cur); cur > 0 && cur < uint64(DefaultMaxFDs) {
+				maxFDs = int(cur)
+			}
 		}
 	}
 	t := &Table{
@@ -307,9 +317,10 @@ func (th *Thread) Delete(fd int) error {
 	return th.release(fd, false)
 }
 
-// Remove is Delete without closing fd. Unlike HAProxy (quirk Q11), the
-// close hooks are told the fd stays open so kernel registrations are
-// removed explicitly.
+// Remove is Delete without closing fd (and without SO_LINGER, which would
+// affect whoever closes it later). Unlike HAProxy (quirk Q11), the close
+// hooks are told the fd stays open so kernel registrations are removed
+// explicitly.
 func (th *Thread) Remove(fd int) error {
 	return th.release(fd, true)
 }

@@ -38,16 +38,42 @@ func (t *Table) NewThread(id int) (*Thread, error) {
 }
 
 // External returns the table's thread-less handle: changes made through it
-// always go to the shared update list. It is safe for concurrent use.
+// always go to the shared update list. It is safe for concurrent use. It
+// has no bit in the running mask, so Delete, Remove or Insert through it
+// from inside an fd's iocb wait for that iocb to return: an iocb must
+// delete its own fd through its thread's handle.
 func (t *Table) External() *Thread { return &t.external }
 
-// Close releases the thread's id. Pending local updates are dropped.
+// Close releases the thread's id. Pending updates for the thread are
+// dropped: its bit is cleared from the update masks of the fds on its local
+// list and of those on the shared list (an entry no remaining thread has to
+// apply leaves the list), so that a thread later created with the same id
+// starts with no stale pending bit that would stop it from queueing.
 func (th *Thread) Close() {
 	if th.bit == 0 {
 		return
 	}
-	th.t.threads.And(^th.bit)
+	t := th.t
+	all := t.threads.And(^th.bit) &^ th.bit
+	for _, fd := range th.updt {
+		if e := t.lookup(int(fd)); e != nil {
+			e.update.And(^th.bit)
+		}
+	}
 	th.updt = th.updt[:0]
+	t.mu.Lock()
+	for fd := t.first; fd >= 0; {
+		e := t.lookup(int(fd))
+		next := e.next
+		if e.update.Load()&th.bit != 0 {
+			e.update.And(^th.bit)
+			if e.update.Load()&all == 0 {
+				t.listRemoveLocked(int(fd), e)
+			}
+		}
+		fd = next
+	}
+	t.mu.Unlock()
 }
 
 // Table returns the thread's table.
@@ -297,13 +323,27 @@ type Updater interface {
 // epoll) the thread acknowledges only its own bit and the entry leaves the
 // shared list when the last owner has acknowledged it. With perThread false
 // (backends whose state is shared by all threads) the first owner to see the
-// entry acknowledges it for every thread.
+// entry acknowledges it for every thread. Any drain also takes off the list
+// an entry whose update mask is empty (HAProxy leaves it there until the
+// fd's next update), which the races described in the walk can leave.
 //
 // Draining allocates nothing once the scratch space has grown to the
 // largest batch seen.
 func (th *Thread) DrainUpdates(u Updater, perThread bool) (dropped int) {
+	if th.bit == 0 {
+		// The external handle has no local list and no bit to
+		// acknowledge; returning early also keeps it free of writes, as
+		// it is shared by every goroutine.
+		return 0
+	}
 	t := th.t
-	for _, fd := range th.updt {
+	// UpdateFD may queue new local updates on this thread (the slice can
+	// grow and move meanwhile): only the entries present at the start are
+	// consumed; later ones keep their update bit and stay for the next
+	// drain instead of being truncated away.
+	n := len(th.updt)
+	for i := 0; i < n; i++ {
+		fd := th.updt[i]
 		e := t.lookup(int(fd))
 		if e == nil {
 			continue
@@ -315,11 +355,7 @@ func (th *Thread) DrainUpdates(u Updater, perThread bool) (dropped int) {
 		}
 		u.UpdateFD(int(fd))
 	}
-	th.updt = th.updt[:0]
-
-	if th.bit == 0 {
-		return dropped
-	}
+	th.updt = append(th.updt[:0], th.updt[n:]...)
 	th.glob = th.glob[:0]
 	t.mu.Lock()
 	if t.first != listEnd {
@@ -327,7 +363,7 @@ func (th *Thread) DrainUpdates(u Updater, perThread bool) (dropped int) {
 		for fd := t.first; fd >= 0; {
 			e := t.lookup(int(fd))
 			next := e.next
-			if e.update.Load()&th.bit != 0 {
+			if m := e.update.Load(); m&th.bit != 0 {
 				if perThread {
 					e.update.And(^th.bit)
 				} else {
@@ -337,6 +373,15 @@ func (th *Thread) DrainUpdates(u Updater, perThread bool) (dropped int) {
 					t.listRemoveLocked(int(fd), e)
 				}
 				th.glob = append(th.glob, fd)
+			} else if m == 0 {
+				// Nothing pending for anyone, and nobody else would ever
+				// take the entry off the list. This happens when a stray
+				// bit (a non-owner's lazy stop) kept it listed while the
+				// owners acknowledged it and that thread's local drain
+				// then cleared the bit, or when every owner acknowledged
+				// an update between its updatePolling's mask change and
+				// its listAdd, which re-adds the entry.
+				t.listRemoveLocked(int(fd), e)
 			}
 			fd = next
 		}

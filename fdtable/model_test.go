@@ -1,0 +1,669 @@
+package fdtable_test
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+	"testing"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+	"pgregory.net/rapid"
+)
+
+// This file is a model-based test: random sequences of table operations
+// from 1-4 simulated threads (and the external handle), checked after every
+// step against a reference model written from haproxy-semantics.md §4-§5
+// (2.2 semantics with the deviations listed in doc.go).
+
+// modelPool are the fd numbers the model uses: high enough not to collide
+// with the process's own descriptors, and spread over two chunks. Few fds
+// make collisions (shared-list order, reuse, stale entries) frequent.
+var modelPool = []int{3000, 3071, 3072}
+
+// iocb actions, run inside the iocb on the reporting thread.
+const (
+	actNil      = -1 // no iocb at all
+	actNone     = 0
+	actWantRecv = 1
+	actWantSend = 2
+	actStopBoth = 3
+	actRemove   = 4
+)
+
+type mfd struct {
+	open                         bool
+	state                        fdtable.State
+	ev                           fdtable.PollEv
+	thread, update, pollR, pollS uint64
+	next, prev                   int32
+	gen                          uint32
+	act                          int
+	linger                       bool
+	real                         bool // a real descriptor exists at this number
+}
+
+type model struct {
+	fds         map[int]*mfd
+	chunks      map[int]bool
+	first, last int32
+	local       map[int][]int // by thread id
+	all         uint64
+	used        int
+	hooks       []hookCall
+	iocbs       int
+}
+
+func newModel(nth int) *model {
+	m := &model{fds: map[int]*mfd{}, chunks: map[int]bool{}, first: -1, last: -1, local: map[int][]int{}}
+	for _, fd := range modelPool {
+		m.fds[fd] = &mfd{next: -3, prev: -1}
+	}
+	for i := range nth {
+		m.all |= 1 << i
+		m.local[i] = []int{}
+	}
+	return m
+}
+
+func tidBit(tid int) uint64 {
+	if tid < 0 {
+		return 0
+	}
+	return 1 << tid
+}
+
+// §5.3
+func (m *model) listAdd(fd int) {
+	f := m.fds[fd]
+	if f.next >= -1 {
+		return
+	}
+	if m.last == -1 {
+		m.first = int32(fd)
+		f.prev = -1
+	} else {
+		m.fds[int(m.last)].next = int32(fd)
+		f.prev = m.last
+	}
+	f.next = -1
+	m.last = int32(fd)
+}
+
+// §5.4
+func (m *model) listRemove(fd int) {
+	f := m.fds[fd]
+	if f.next < -1 {
+		return
+	}
+	if f.prev >= 0 {
+		m.fds[int(f.prev)].next = f.next
+	} else {
+		m.first = f.next
+	}
+	if f.next >= 0 {
+		m.fds[int(f.next)].prev = f.prev
+	} else {
+		m.last = f.prev
+	}
+	f.next = -(f.next + 4)
+}
+
+// §4.11
+func (m *model) updatePolling(tid, fd int) {
+	f := m.fds[fd]
+	bit := tidBit(tid)
+	if bit != 0 && f.thread&m.all == bit {
+		if f.update&bit != 0 {
+			return
+		}
+		f.update |= bit
+		m.local[tid] = append(m.local[tid], fd)
+		return
+	}
+	if f.update == f.thread {
+		return
+	}
+	f.update = f.thread
+	m.listAdd(fd)
+}
+
+// stateOp applies one of the §4.6 operations.
+func (m *model) stateOp(tid int, op string, fd int) string {
+	f := m.fds[fd]
+	if !f.open {
+		return "ErrNotOpen"
+	}
+	const aR, rR, aW, rW = fdtable.ActiveR, fdtable.ReadyR, fdtable.ActiveW, fdtable.ReadyW
+	switch op {
+	case "WantRecv", "WantSend":
+		b := aR
+		if op == "WantSend" {
+			b = aW
+		}
+		if f.state&b == 0 {
+			f.state |= b
+			m.updatePolling(tid, fd)
+		}
+	case "StopRecv":
+		f.state &^= aR
+	case "StopSend":
+		f.state &^= aW
+	case "StopBoth":
+		f.state &^= aR | aW
+	case "CantRecv":
+		f.state &^= rR
+	case "CantSend":
+		f.state &^= rW
+	case "MayRecv":
+		f.state |= rR
+	case "MaySend":
+		f.state |= rW
+	case "MayBoth":
+		f.state |= rR | rW
+	case "CondRecv":
+		if f.state&(aR|rR) == 0 {
+			f.state |= rR
+		}
+	case "CondSend":
+		if f.state&(aW|rW) == 0 {
+			f.state |= rW
+		}
+	case "DoneRecv":
+		if f.state&(aR|rR) == aR|rR {
+			f.state &^= rR
+		}
+	default:
+		panic(op)
+	}
+	return "nil"
+}
+
+// §4.7
+func (m *model) insert(fd int, mask uint64, act int) string {
+	if mask == 0 {
+		return "ErrNoThread"
+	}
+	m.chunks[fd/fdtable.ChunkEntries] = true
+	f := m.fds[fd]
+	if f.open {
+		return "ErrInUse"
+	}
+	f.open, f.state, f.ev, f.thread, f.act, f.linger = true, fdtable.ReadyRW, 0, mask, act, false
+	f.gen++
+	m.used++
+	return "nil"
+}
+
+// §4.8, with the close hooks of every polled thread.
+func (m *model) release(fd int, keepOpen bool) string {
+	f := m.fds[fd]
+	if !f.open {
+		return "ErrNotOpen"
+	}
+	polled := f.pollR | f.pollS
+	for polled != 0 {
+		tid := bits.TrailingZeros64(polled)
+		polled &^= 1 << tid
+		m.hooks = append(m.hooks, hookCall{Tid: tid, FD: fd, KeepOpen: keepOpen, FDValid: f.real, PollRecv: f.pollR, PollSend: f.pollS})
+	}
+	f.pollR, f.pollS, f.state, f.thread, f.open, f.linger = 0, 0, 0, 0, false, false
+	m.used--
+	if !keepOpen {
+		f.real = false
+	}
+	return "nil"
+}
+
+// §4.10 with Q1 fixed.
+func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
+	f := m.fds[fd]
+	if !f.open {
+		return false
+	}
+	st := f.state
+	var nev fdtable.PollEv
+	if evts&fdtable.ReadyR != 0 {
+		nev |= fdtable.PollIn
+	}
+	if evts&fdtable.ReadyW != 0 {
+		nev |= fdtable.PollOut
+	}
+	if evts&fdtable.ShutR != 0 {
+		nev |= fdtable.PollHup
+	}
+	if evts&fdtable.ErrRW != 0 || (evts&fdtable.ShutW != 0 && st&fdtable.ActiveW != 0) {
+		nev |= fdtable.PollErr
+	}
+	var stop fdtable.State
+	switch {
+	case st&fdtable.ActiveRW == 0:
+		stop = fdtable.ActiveRW
+	case st&fdtable.ActiveR == 0 && evts&(fdtable.ReadyR|fdtable.ShutR|fdtable.ErrRW) != 0:
+		stop = fdtable.ActiveR
+	case st&fdtable.ActiveW == 0 && evts&(fdtable.ReadyW|fdtable.ShutW|fdtable.ErrRW) != 0:
+		stop = fdtable.ActiveW
+	}
+	f.ev = f.ev&fdtable.PollSticky | nev
+	if f.ev&(fdtable.PollIn|fdtable.PollHup|fdtable.PollErr) != 0 {
+		f.state |= fdtable.ReadyR
+	}
+	if f.ev&(fdtable.PollOut|fdtable.PollErr) != 0 {
+		f.state |= fdtable.ReadyW
+	}
+	bit := tidBit(tid)
+	called := false
+	if f.state&fdtable.ActiveRW != 0 && bit != 0 {
+		if f.thread&bit == 0 {
+			return false // migrated: no callback, no lazy stop
+		}
+		if f.act != actNil {
+			called = true
+			m.iocbs++
+			switch f.act {
+			case actWantRecv:
+				m.stateOp(tid, "WantRecv", fd)
+			case actWantSend:
+				m.stateOp(tid, "WantSend", fd)
+			case actStopBoth:
+				m.stateOp(tid, "StopBoth", fd)
+			case actRemove:
+				m.release(fd, true)
+			}
+		}
+	}
+	if stop != 0 && bit != 0 && f.update&bit == 0 && f.open {
+		if (stop&fdtable.ActiveR != 0 && f.state&fdtable.ActiveR == 0) ||
+			(stop&fdtable.ActiveW != 0 && f.state&fdtable.ActiveW == 0) {
+			f.update |= bit
+			m.local[tid] = append(m.local[tid], fd)
+		}
+	}
+	return called
+}
+
+// §5.6
+func (m *model) drain(tid int, perThread bool) (updated []int, dropped int) {
+	bit := tidBit(tid)
+	if bit == 0 {
+		return nil, 0
+	}
+	for _, fd := range m.local[tid] {
+		f := m.fds[fd]
+		f.update &^= bit
+		if !f.open {
+			dropped++
+			continue
+		}
+		updated = append(updated, fd)
+	}
+	m.local[tid] = []int{}
+	var glob []int
+	for cur := m.first; cur >= 0; {
+		f := m.fds[int(cur)]
+		next := f.next
+		if f.update&bit != 0 {
+			if perThread {
+				f.update &^= bit
+			} else {
+				f.update &^= m.all
+			}
+			if f.update&m.all == 0 {
+				m.listRemove(int(cur))
+			}
+			glob = append(glob, int(cur))
+		} else if f.update == 0 {
+			// Deviation: an entry nobody has to acknowledge any more
+			// (a stray bit cleared by a local drain) is collected.
+			m.listRemove(int(cur))
+		}
+		cur = next
+	}
+	for _, fd := range glob {
+		if m.fds[fd].open {
+			updated = append(updated, fd)
+		}
+	}
+	return updated, dropped
+}
+
+func (m *model) takeover(tid, fd int, gen uint32) string {
+	if tid < 0 {
+		return "ErrNoThread"
+	}
+	f := m.fds[fd]
+	if !f.open {
+		return "ErrNotOpen"
+	}
+	if f.gen != gen {
+		return "ErrChanged"
+	}
+	f.thread = tidBit(tid)
+	f.state &^= fdtable.ActiveR
+	return "nil"
+}
+
+// modelView is what is compared after each step.
+type modelView struct {
+	FDs         map[int]modelFDView
+	Shared      []int
+	First, Last int32
+	Local       map[int][]int
+	Used        int
+	Hooks       []hookCall
+	IOCBs       int
+}
+
+type modelFDView struct {
+	Snap   fdSnap
+	Linger bool
+	Owner  any
+}
+
+func ownerOf(fd int, gen uint32) string { return fmt.Sprintf("owner %d/%d", fd, gen) }
+
+func (m *model) view() modelView {
+	v := modelView{FDs: map[int]modelFDView{}, Local: map[int][]int{}, Used: m.used, Hooks: slices.Clone(m.hooks), IOCBs: m.iocbs, First: m.first, Last: m.last}
+	for fd, f := range m.fds {
+		s := fdSnap{Open: f.open, State: f.state, Ev: f.ev, Thread: f.thread, Update: f.update,
+			Links: fdtable.ListLinks{Next: f.next, Prev: f.prev}, Gen: f.gen}
+		if m.chunks[fd/fdtable.ChunkEntries] {
+			s.PollRecv, s.PollSend = f.pollR, f.pollS
+		}
+		fv := modelFDView{Snap: s, Linger: f.linger}
+		if f.open {
+			fv.Owner = ownerOf(fd, f.gen)
+		}
+		v.FDs[fd] = fv
+	}
+	v.Shared = []int{}
+	for cur := m.first; cur >= 0; cur = m.fds[int(cur)].next {
+		v.Shared = append(v.Shared, int(cur))
+	}
+	for tid, l := range m.local {
+		v.Local[tid] = slices.Clone(l)
+	}
+	return v
+}
+
+// sut is the system under test plus what the test records from it.
+type sut struct {
+	tab   *fdtable.Table
+	ths   []*fdtable.Thread // real threads, then the external handle
+	hooks *[]hookCall
+	iocbs int
+	cur   *fdtable.Thread // thread running UpdateEvents, for iocb actions
+}
+
+func (s *sut) view() modelView {
+	v := modelView{FDs: map[int]modelFDView{}, Local: map[int][]int{}, Used: s.tab.Used(), Hooks: slices.Clone(*s.hooks), IOCBs: s.iocbs}
+	for _, fd := range modelPool {
+		v.FDs[fd] = modelFDView{Snap: snap(s.tab, fd), Linger: s.tab.LingerRisk(fd), Owner: s.tab.Owner(fd)}
+	}
+	var fds []int
+	fds, v.First, v.Last = s.tab.SharedList()
+	v.Shared = append([]int{}, fds...)
+	for _, th := range s.ths[:len(s.ths)-1] {
+		v.Local[th.ID()] = local(th)
+	}
+	return v
+}
+
+func (s *sut) iocbFor(act int) fdtable.IOCB {
+	if act == actNil {
+		return nil
+	}
+	return func(fd int, owner any) {
+		s.iocbs++
+		th := s.cur
+		switch act {
+		case actWantRecv:
+			th.WantRecv(fd)
+		case actWantSend:
+			th.WantSend(fd)
+		case actStopBoth:
+			th.StopBoth(fd)
+		case actRemove:
+			th.Remove(fd)
+		}
+	}
+}
+
+func TestModel(t *testing.T) {
+	for _, fd := range modelPool {
+		if !fdIsClosed(fd) {
+			t.Skipf("fd %d is in use by the process", fd)
+		}
+	}
+	devnull, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(devnull)
+	// The pool's numbers must be usable (RLIMIT_NOFILE; Go raises the soft
+	// limit to the hard one at start-up).
+	top := slices.Max(modelPool)
+	if err := unix.Dup2(devnull, top); err != nil {
+		t.Skipf("cannot use fd %d: %v", top, err)
+	}
+	unix.Close(top)
+
+	rapid.Check(t, func(rt *rapid.T) {
+		nth := rapid.IntRange(1, 4).Draw(rt, "threads")
+		m := newModel(nth)
+		s := &sut{tab: fdtable.New(tableSize)}
+		for i := range nth {
+			th, err := s.tab.NewThread(i)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			s.ths = append(s.ths, th)
+		}
+		s.ths = append(s.ths, s.tab.External())
+		s.hooks = installHooks(rt, s.tab, 4)
+		rt.Cleanup(func() {
+			for _, fd := range modelPool {
+				if m.fds[fd].real {
+					unix.Close(fd)
+				}
+			}
+		})
+
+		pickThread := func(rt *rapid.T) (int, *fdtable.Thread) {
+			i := rapid.IntRange(0, nth).Draw(rt, "thread")
+			if i == nth {
+				return -1, s.ths[i]
+			}
+			return i, s.ths[i]
+		}
+		pickFD := func(rt *rapid.T) int { return rapid.SampledFrom(modelPool).Draw(rt, "fd") }
+
+		// stateOp applies one of the §4.6 operations drawn from names.
+		stateOp := func(names *rapid.Generator[string]) func(*rapid.T) {
+			return func(rt *rapid.T) {
+				name := names.Draw(rt, "op")
+				tid, th := pickThread(rt)
+				fd := pickFD(rt)
+				ops := map[string]func(int) error{
+					"WantRecv": th.WantRecv, "WantSend": th.WantSend,
+					"StopRecv": th.StopRecv, "StopSend": th.StopSend, "StopBoth": th.StopBoth,
+					"CantRecv": th.CantRecv, "CantSend": th.CantSend,
+					"MayRecv": th.MayRecv, "MaySend": th.MaySend, "MayBoth": th.MayBoth,
+					"CondRecv": th.CondRecv, "CondSend": th.CondSend, "DoneRecv": th.DoneRecv,
+				}
+				got := errClass(ops[name](fd))
+				if want := m.stateOp(tid, name, fd); got != want {
+					rt.Fatalf("%s(%d) by thread %d: error %s, want %s", name, fd, tid, got, want)
+				}
+			}
+		}
+		// rapid draws actions biased towards the first keys in sorted
+		// order: the prefixes put the most productive ones first.
+		actions := map[string]func(*rapid.T){
+			"d_Insert": func(rt *rapid.T) {
+				_, th := pickThread(rt)
+				fd := pickFD(rt)
+				mask := masksGen.Draw(rt, "mask")
+				act := actsGen.Draw(rt, "iocb")
+				gen := m.fds[fd].gen + 1
+				if m.fds[fd].open {
+					gen--
+				}
+				got := errClass(th.Insert(fd, ownerOf(fd, gen), s.iocbFor(act), mask))
+				if want := m.insert(fd, mask, act); got != want {
+					rt.Fatalf("Insert(%d, mask %#x): error %s, want %s", fd, mask, got, want)
+				}
+			},
+			// Mostly Remove, which keeps fd numbers stable; Delete closes
+			// a real descriptor put at the fd's number.
+			"g_Release": func(rt *rapid.T) {
+				_, th := pickThread(rt)
+				fd := pickFD(rt)
+				if rapid.SampledFrom([]string{"remove", "remove", "delete"}).Draw(rt, "release") == "remove" {
+					got := errClass(th.Remove(fd))
+					if want := m.release(fd, true); got != want {
+						rt.Fatalf("Remove(%d): error %s, want %s", fd, got, want)
+					}
+					return
+				}
+				f := m.fds[fd]
+				if f.open && !f.real {
+					if err := unix.Dup2(devnull, fd); err != nil {
+						rt.Fatalf("dup2: %v", err)
+					}
+					f.real = true
+				}
+				got := errClass(th.Delete(fd))
+				if want := m.release(fd, false); got != want {
+					rt.Fatalf("Delete(%d): error %s, want %s", fd, got, want)
+				}
+				if want := !f.real; fdIsClosed(fd) != want {
+					rt.Fatalf("Delete(%d): fd closed = %v, want %v", fd, !want, want)
+				}
+			},
+			"a_WantRecv": stateOp(rapid.Just("WantRecv")),
+			"b_WantSend": stateOp(rapid.Just("WantSend")),
+			"f_Stop":     stateOp(rapid.SampledFrom([]string{"StopRecv", "StopSend", "StopBoth"})),
+			"h_Readiness": stateOp(rapid.SampledFrom([]string{
+				"CantRecv", "CantSend", "MayRecv", "MaySend", "MayBoth", "CondRecv", "CondSend", "DoneRecv",
+			})),
+			"c_UpdateEvents": func(rt *rapid.T) {
+				tid, th := pickThread(rt)
+				fd := pickFD(rt)
+				evts := eventsGen.Draw(rt, "events")
+				s.cur = th
+				got := th.UpdateEvents(fd, evts)
+				if want := m.updateEvents(tid, fd, evts); got != want {
+					rt.Fatalf("UpdateEvents(%d, %v) by thread %d = %v, want %v", fd, evts, tid, got, want)
+				}
+			},
+			"e_Drain": func(rt *rapid.T) {
+				tid, th := pickThread(rt)
+				perThread := rapid.Bool().Draw(rt, "perThread")
+				u := &recUpdater{}
+				dropped := th.DrainUpdates(u, perThread)
+				wantUpd, wantDropped := m.drain(tid, perThread)
+				if diff := cmp.Diff(wantUpd, u.fds); diff != "" || dropped != wantDropped {
+					rt.Fatalf("DrainUpdates by thread %d (perThread=%v): dropped %d, want %d; UpdateFD calls (-want +got):\n%s",
+						tid, perThread, dropped, wantDropped, diff)
+				}
+			},
+			"i_SetPolled": func(rt *rapid.T) {
+				fd := pickFD(rt)
+				tid := rapid.IntRange(0, 3).Draw(rt, "tid")
+				r, w := rapid.Bool().Draw(rt, "recv"), rapid.Bool().Draw(rt, "send")
+				s.tab.SetPolled(fd, tid, r, w)
+				f := m.fds[fd]
+				if m.chunks[fd/fdtable.ChunkEntries] {
+					f.pollR = f.pollR&^(1<<tid) | b2m(r)<<tid
+					f.pollS = f.pollS&^(1<<tid) | b2m(w)<<tid
+				}
+			},
+			"j_Takeover": func(rt *rapid.T) {
+				tid, th := pickThread(rt)
+				fd := pickFD(rt)
+				gen := s.tab.Gen(fd) - uint32(rapid.IntRange(0, 1).Draw(rt, "stale"))
+				got := errClass(th.Takeover(fd, gen))
+				if want := m.takeover(tid, fd, gen); got != want {
+					rt.Fatalf("Takeover(%d, gen %d) by thread %d: error %s, want %s", fd, gen, tid, got, want)
+				}
+			},
+			"l_SetLinger": func(rt *rapid.T) {
+				fd := pickFD(rt)
+				got := errClass(s.tab.SetLingerRisk(fd))
+				want := "ErrNotOpen"
+				if m.fds[fd].open {
+					want = "nil"
+					m.fds[fd].linger = true
+				}
+				if got != want {
+					rt.Fatalf("SetLingerRisk(%d): error %s, want %s", fd, got, want)
+				}
+			},
+			"": func(rt *rapid.T) {
+				if diff := cmp.Diff(m.view(), s.view()); diff != "" {
+					rt.Fatalf("table differs from model (-model +table):\n%s", diff)
+				}
+			},
+		}
+		// Start with some fds open so that short runs reach deep states.
+		for _, fd := range modelPool {
+			if !rapid.Bool().Draw(rt, "preinsert") {
+				continue
+			}
+			mask := masksGen.Filter(func(m uint64) bool { return m != 0 }).Draw(rt, "mask")
+			act := actsGen.Draw(rt, "iocb")
+			if err := s.ths[0].Insert(fd, ownerOf(fd, 1), s.iocbFor(act), mask); err != nil {
+				rt.Fatalf("Insert(%d): %v", fd, err)
+			}
+			m.insert(fd, mask, act)
+			if rapid.Bool().Draw(rt, "active") {
+				th := s.ths[0]
+				th.WantRecv(fd)
+				m.stateOp(0, "WantRecv", fd)
+			}
+		}
+		actions[""](rt)
+		// Repeat runs about -rapid.steps actions (30 by default); three
+		// rounds give sequences long enough for multi-step interactions.
+		for range 3 {
+			rt.Repeat(actions)
+		}
+	})
+}
+
+// rapid favours the first elements of SampledFrom: the usual cases come
+// first. Masks may name threads that do not exist (up to 4 bits for 1-4
+// threads), and 0 is rejected by Insert.
+var (
+	masksGen = rapid.SampledFrom([]uint64{0x1, 0x3, 0x2, 0xf, 0x5, 0x4, 0x6, 0x8, 0xa, 0xc, 0x7, 0x9, 0xb, 0xd, 0xe, 0x0})
+	actsGen  = rapid.SampledFrom([]int{actNone, actWantRecv, actStopBoth, actWantSend, actRemove, actNil})
+)
+
+// eventsGen draws the event sets backends report (reference §6.7) half of
+// the time, any combination of the five event bits otherwise.
+var eventsGen = rapid.OneOf(
+	rapid.SampledFrom([]fdtable.State{
+		fdtable.ReadyR, fdtable.ReadyW, fdtable.ReadyR | fdtable.ReadyW,
+		fdtable.ShutR, fdtable.ReadyR | fdtable.ShutR, fdtable.ShutRW,
+		fdtable.ErrRW, fdtable.ErrRW | fdtable.ShutRW, fdtable.ReadyW | fdtable.ErrRW,
+	}),
+	rapid.Custom(func(t *rapid.T) fdtable.State {
+		raw := rapid.IntRange(1, 31).Draw(t, "raw")
+		var evts fdtable.State
+		for i, b := range []fdtable.State{fdtable.ReadyR, fdtable.ReadyW, fdtable.ShutR, fdtable.ShutW, fdtable.ErrRW} {
+			if raw&(1<<i) != 0 {
+				evts |= b
+			}
+		}
+		return evts
+	}),
+)
+
+func b2m(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
