@@ -289,10 +289,11 @@ func (th *Thread) UpdateEvents(fd int, evts State) bool {
 		// Re-read under the running bit: Delete may have run between the
 		// open check and setRunning.
 		if e.flags.Load()&fOpen != 0 && e.iocb != nil {
-			e.iocb(fd, e.owner)
 			called = true
+			e.runIOCB(fd, th.bit)
+		} else {
+			e.running.And(^th.bit)
 		}
-		e.running.And(^th.bit)
 	}
 
 	if stop != 0 && th.bit != 0 && e.update.Load()&th.bit == 0 && e.flags.Load()&fOpen != 0 {
@@ -304,6 +305,14 @@ func (th *Thread) UpdateEvents(fd int, evts State) bool {
 		}
 	}
 	return called
+}
+
+// runIOCB calls the iocb and releases the running bit even if the iocb
+// panics or exits its goroutine (a failing test's Fatalf), so that a later
+// Delete or Takeover does not wait forever for it.
+func (e *entry) runIOCB(fd int, bit uint64) {
+	defer e.running.And(^bit)
+	e.iocb(fd, e.owner)
 }
 
 // Updater applies one fd's desired state to a backend's kernel object
