@@ -44,6 +44,8 @@ var checks = []check{
 	{"EternityWaitsForEvent", testEternityWaitsForEvent},
 	{"ShortTimeoutNotBusy", testShortTimeoutNotBusy},
 	{"SleepingBitCleared", testSleepingBitCleared},
+	{"OneKernelWaitPerCycle", testOneWaitPerCycle},
+	{"BusyPolling", testBusyPolling},
 	{"PollIOPerCycle", testPollIOPerCycle},
 	{"MaxEventsPerPoll", testMaxEventsPerPoll},
 	{"ManyFDs", testManyFDs},
@@ -562,6 +564,75 @@ func testShortTimeoutNotBusy(h *harness) {
 	}
 }
 
+func (h *harness) waitCounter(tc *tctx) WaitCounter {
+	h.t.Helper()
+	wc, ok := tc.p.(WaitCounter)
+	if !ok {
+		h.t.Skipf("backend %s does not count kernel waits (conformance.WaitCounter)", h.b.Name)
+	}
+	return wc
+}
+
+func testOneWaitPerCycle(h *harness) {
+	tc := h.thread(0)
+	wc := h.waitCounter(tc)
+	for _, wake := range []bool{true, false} {
+		before := wc.KernelWaits()
+		for i := 0; i < 5; i++ {
+			h.poll(tc, tc.ctx.UpdateTime().Add(1), wake)
+		}
+		if got := wc.KernelWaits() - before; got != 5 {
+			h.t.Errorf("5 cycles without events (wake %v) made %d kernel waits, want 5", wake, got)
+		}
+	}
+}
+
+func testBusyPolling(h *harness) {
+	tc := h.thread(0)
+	wc := h.waitCounter(tc)
+	tc.ctx.BusyPolling.Store(true)
+	const d = 30
+	exp := tc.ctx.UpdateTime().Add(d)
+	before := wc.KernelWaits()
+	start := time.Now()
+	h.poll(tc, exp, false)
+	el := time.Since(start)
+	waits := wc.KernelWaits() - before
+	if waits == 1 {
+		h.t.Skipf("backend %s ignores busy polling (one kernel wait per cycle)", h.b.Name)
+	}
+	if el < d*time.Millisecond {
+		h.t.Errorf("busy poll with a %d ms timer returned after %s", d, ms(el))
+	}
+	// Spinning on zero-timeout waits until the timer expires.
+	if waits < 10 {
+		h.t.Errorf("busy poll made %d kernel waits in %s, want it to spin", waits, ms(el))
+	}
+	// An event ends the spin at once.
+	a, b := h.pair()
+	rec := &recorder{drain: true}
+	h.insert(tc, a, rec, 0)
+	h.must(tc.th.WantRecv(a))
+	h.must(tc.th.CantRecv(a))
+	h.poll(tc, poller.Eternity, true)
+	h.write(b, 1)
+	start = time.Now()
+	h.poll(tc, tc.ctx.UpdateTime().Add(2000), false)
+	if rec.calls.Load() != 1 {
+		h.t.Errorf("busy poll did not deliver the pending event")
+	}
+	if el := time.Since(start); el > time.Second {
+		h.t.Errorf("busy poll with an event pending took %s", ms(el))
+	}
+	// Wake ends it too, and clearing the option stops spinning.
+	tc.ctx.BusyPolling.Store(false)
+	before = wc.KernelWaits()
+	h.pollFor(tc, 5)
+	if got := wc.KernelWaits() - before; got != 1 {
+		h.t.Errorf("after clearing BusyPolling a cycle made %d kernel waits, want 1", got)
+	}
+}
+
 func testSleepingBitCleared(h *harness) {
 	tc := h.thread(0)
 	bit := tc.th.Bit()
@@ -753,10 +824,16 @@ func testRemoveDeregisters(h *harness) {
 
 func testClonedDelete(h *harness) {
 	tc := h.thread(0)
+	t1 := h.thread(1)
 	a, b := h.pair()
-	h.insert(tc, a, &recorder{}, 0)
+	// Shared by both threads, registered on both.
+	h.insert(tc, a, &recorder{}, tc.th.Bit()|t1.th.Bit())
 	h.must(tc.th.WantRecv(a))
 	h.poll(tc, poller.Eternity, true)
+	h.poll(t1, poller.Eternity, true)
+	if got := h.polled(tc, a) + h.polled(t1, a); got != "RR" {
+		h.t.Fatalf("polled on threads 0 and 1 = %s, want RR", got)
+	}
 	// Another process (here, a dup) keeps the file description open.
 	dup, err := unix.Dup(a)
 	if err != nil {
@@ -768,11 +845,13 @@ func testClonedDelete(h *harness) {
 	h.forget(a)
 	h.checkKernel()
 	h.write(b, 1)
-	h.pollFor(tc, 10)
-	h.pollFor(tc, 10)
-	act := &tc.ctx.Activity
-	if d, s := act.PollDeadFD.Load(), act.PollStaleFD.Load(); d+s != 0 {
-		h.t.Errorf("events for a deleted cloned fd: poll_dead_fd %d, poll_stale_fd %d; it must be deregistered before close", d, s)
+	for _, c := range []*tctx{tc, t1} {
+		h.pollFor(c, 10)
+		h.pollFor(c, 10)
+		act := &c.ctx.Activity
+		if d, s := act.PollDeadFD.Load(), act.PollStaleFD.Load(); d+s != 0 {
+			h.t.Errorf("thread %d: events for a deleted cloned fd: poll_dead_fd %d, poll_stale_fd %d; it must be deregistered before close on every thread", c.tid, d, s)
+		}
 	}
 }
 

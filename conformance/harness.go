@@ -24,6 +24,13 @@ type UpdateCounter interface {
 	KernelUpdates() uint64
 }
 
+// WaitCounter is implemented by pollers that count their kernel waits
+// (epoll_wait, kevent, poll, select calls). Checks of the busy-polling and
+// one-wait-per-cycle rules use it.
+type WaitCounter interface {
+	KernelWaits() uint64
+}
+
 // tb is the part of testing.T the checks use, so that the suite can test
 // itself with a recorder (see the package tests).
 type tb interface {

@@ -85,6 +85,7 @@ const (
 	callsInactive                 // runs callbacks of fds active in no direction
 	returnsEarly                  // ignores the timeout
 	leaksFD                       // opens an fd that Term never closes
+	keepsClonedFDs                // no close hook: cloned fds stay registered
 )
 
 type broken struct {
@@ -107,9 +108,18 @@ func brokenBackend(f fault) poller.Backend {
 		if f == leaksFD {
 			w.leak, _ = unix.Dup(p.FD())
 		}
+		// The table must call the wrapper's close hook, not the inner one.
+		ctx.Table.SetCloseHook(ctx.Thread.ID(), w)
 		return w, nil
 	}
 	return b
+}
+
+func (w *broken) Clo(fd int, keepOpen bool) {
+	if w.f == keepsClonedFDs && !keepOpen {
+		return
+	}
+	w.Poller.Clo(fd, keepOpen)
 }
 
 func (w *broken) Flags() poller.Flags {
@@ -172,6 +182,7 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		{returnsEarly, "ReturnsEarly", "TimeoutNotEarly"},
 		{returnsEarly, "ReturnsEarly", "EternityWaitsForEvent"},
 		{leaksFD, "LeaksFD", "TermNoLeak"},
+		{keepsClonedFDs, "KeepsClonedFDs", "ClonedFDDeregisteredOnDelete"},
 	} {
 		t.Run(tc.name+"/"+tc.check, func(t *testing.T) {
 			if r := runCheck(t, tc.check, epoll.Backend); r.failed || r.skipped {

@@ -24,6 +24,7 @@ type Poller struct {
 
 	epfd   atomic.Int32  // -1 after Term
 	ctls   atomic.Uint64 // epoll_ctl calls
+	waits  atomic.Uint64 // epoll_wait calls
 	flags  atomic.Uint32
 	events []unix.EpollEvent
 	err    error // first registration error of the cycle
@@ -196,8 +197,13 @@ func (p *Poller) UpdateFD(fd int) {
 	}
 }
 
+// KernelWaits returns the number of epoll_wait calls the instance made
+// (conformance.WaitCounter).
+func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+
 // KernelWait waits for events (poller.Waiter).
 func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	p.waits.Add(1)
 	n, err := unix.EpollWait(int(p.epfd.Load()), p.events, timeoutMS)
 	if err != nil {
 		return 0, os.NewSyscallError("epoll_wait", err)
