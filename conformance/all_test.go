@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/evpoll/evpoll/conformance"
@@ -9,21 +8,18 @@ import (
 	_ "github.com/evpoll/evpoll/pollers"
 )
 
-// TestAll runs the suite for every backend registered on this GOOS, as
-// TestAll/<name>/<check>. With EVPOLL_POLLER set, only that backend runs.
+// TestAll runs the suite for every enabled backend registered on this
+// GOOS, as TestAll/<name>/<check>. EVPOLL_POLLER=name runs only that one
+// and EVPOLL_DISABLE=a,b leaves some out, as they do for poller.Open.
 func TestAll(t *testing.T) {
-	names := poller.Names()
-	if forced := os.Getenv(poller.EnvPoller); forced != "" {
-		names = []string{forced}
+	cands, err := poller.Candidates()
+	if err != nil {
+		t.Fatalf("backend selection from the environment: %v", err)
 	}
-	if len(names) == 0 {
-		t.Fatalf("no backend registered on this GOOS")
+	if len(cands) == 0 {
+		t.Fatalf("no backend enabled on this GOOS")
 	}
-	for _, name := range names {
-		b, err := poller.Lookup(name)
-		if err != nil {
-			t.Fatalf("Lookup(%q): %v", name, err)
-		}
-		t.Run(name, func(t *testing.T) { conformance.Run(t, b) })
+	for _, b := range cands {
+		t.Run(b.Name, func(t *testing.T) { conformance.Run(t, b) })
 	}
 }

@@ -222,6 +222,21 @@ func (r *Registry) has(name string) bool {
 	return false
 }
 
+// Candidates returns the default registry's candidates for the process
+// environment; see [Registry.Candidates].
+func Candidates() ([]Backend, error) { return Default.Candidates(nil) }
+
+// Candidates returns the backends Open would try, in order: every enabled
+// backend by preference, minus those EVPOLL_DISABLE names, or only the one
+// EVPOLL_POLLER forces. Test suites and benchmarks that loop over backends
+// use it so that the environment narrows them the way it narrows Open.
+func (r *Registry) Candidates(env Env) ([]Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cands, _, _, err := r.plan(env)
+	return cands, err
+}
+
 // Open initialises ctx's poller from the default registry and the
 // process environment; see [Registry.Open].
 func Open(ctx *Context) (Backend, Poller, error) { return Default.Open(ctx, nil) }

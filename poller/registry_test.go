@@ -3,6 +3,7 @@ package poller
 import (
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -545,5 +546,47 @@ func TestRegistryConcurrent(t *testing.T) {
 	}
 	if got := r.Names(); len(got) != 4 {
 		t.Errorf("Names() = %q, want 4 backends", got)
+	}
+}
+
+func TestCandidatesFollowEnvironment(t *testing.T) {
+	r := &Registry{}
+	for _, b := range []struct {
+		name string
+		pref int
+	}{{"epoll", 300}, {"poll", 200}, {"select", 150}} {
+		r.Register(Backend{Name: b.name, Pref: b.pref, New: func(*Context) (Poller, error) { return nil, nil }})
+	}
+	names := func(env map[string]string) []string {
+		t.Helper()
+		cs, err := r.Candidates(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil {
+			t.Fatalf("Candidates(%v): %v", env, err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{nil, []string{"epoll", "poll", "select"}},
+		{map[string]string{EnvDisable: "epoll"}, []string{"poll", "select"}},
+		{map[string]string{EnvPoller: "select"}, []string{"select"}},
+	} {
+		if d := cmp.Diff(tc.want, names(tc.env)); d != "" {
+			t.Errorf("Candidates with %v (-want +got):\n%s", tc.env, d)
+		}
+	}
+	if _, err := r.Candidates(func(k string) (string, bool) {
+		if k == EnvPoller {
+			return "nosuch", true
+		}
+		return "", false
+	}); !errors.Is(err, ErrUnknown) {
+		t.Errorf("Candidates with an unknown forced name = %v, want ErrUnknown", err)
 	}
 }

@@ -66,7 +66,7 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 			"the netpoller measured in the same run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	backends := fs.String("backends", "all", "comma-separated backends to measure, \"all\" for every registered one; "+chain.Baseline+" (Go's runtime netpoller) is always measured as the baseline")
+	backends := fs.String("backends", "all", "comma-separated backends to measure, \"all\" for every enabled one (EVPOLL_POLLER and EVPOLL_DISABLE narrow it); "+chain.Baseline+" (Go's runtime netpoller) is always measured as the baseline")
 	fds := fs.String("fds", "100,1000,10000", "comma-separated numbers of registered fds (even, >= 2)")
 	active := fs.String("active", "1,100", "comma-separated numbers of fds made readable at the start of a round")
 	writes := fs.Int("writes", 100, "chained one-byte writes per round")
@@ -112,7 +112,13 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 	}
 	names := poller.Names()
 	if *backends == "all" {
-		o.backends = names
+		cands, err := poller.Candidates()
+		if err != nil {
+			return nil, usageError{err}
+		}
+		for _, c := range cands {
+			o.backends = append(o.backends, c.Name)
+		}
 	} else {
 		for _, n := range strings.Split(*backends, ",") {
 			n = strings.TrimSpace(n)
