@@ -127,7 +127,9 @@ type Waiter interface {
 // honours busy polling (poll and select do not).
 func (c *Context) Wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 	n, err := c.wait(w, exp, wake, busy)
-	c.Sleeping.And(^c.Thread.Bit())
+	if bit := c.Thread.Bit(); c.Sleeping.Load()&bit != 0 {
+		c.Sleeping.And(^bit)
+	}
 	return n, err
 }
 
