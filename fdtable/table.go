@@ -102,6 +102,7 @@ type Table struct {
 
 	mu          sync.Mutex // shared update list
 	first, last int32
+	listed      atomic.Int32 // entries on the shared list, read without mu
 	external    Thread
 }
 

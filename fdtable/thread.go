@@ -365,6 +365,12 @@ func (th *Thread) DrainUpdates(u Updater, perThread bool) (dropped int) {
 		u.UpdateFD(int(fd))
 	}
 	th.updt = append(th.updt[:0], th.updt[n:]...)
+	if t.listed.Load() == 0 {
+		// Nothing shared is pending: skip the lock. An entry added
+		// meanwhile is seen by the next cycle, as in HAProxy, where each
+		// cycle reads the lists once at its start.
+		return dropped
+	}
 	th.glob = th.glob[:0]
 	t.mu.Lock()
 	if t.first != listEnd {
@@ -421,6 +427,7 @@ func (t *Table) listAdd(fd int, e *entry) {
 	}
 	e.next = listEnd
 	t.last = int32(fd)
+	t.listed.Add(1)
 	t.mu.Unlock()
 }
 
@@ -442,6 +449,7 @@ func (t *Table) listRemoveLocked(fd int, e *entry) {
 		t.last = prev
 	}
 	e.next = -(next + 4)
+	t.listed.Add(-1)
 }
 
 // ListLinks describes one fd's links in the shared update list, in
