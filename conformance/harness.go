@@ -25,7 +25,8 @@ type UpdateCounter interface {
 }
 
 // WaitCounter is implemented by pollers that count their kernel waits
-// (epoll_wait, kevent, poll, select calls). Checks of the busy-polling and
+// (epoll_wait, kevent, poll, select calls), not counting waits a signal
+// interrupted (those are retried). Checks of the busy-polling and
 // one-wait-per-cycle rules use it.
 type WaitCounter interface {
 	KernelWaits() uint64

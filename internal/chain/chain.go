@@ -101,14 +101,25 @@ type evRunner struct {
 
 // New sets up the workload on backend be.
 func New(be poller.Backend, cfg Config) (Runner, error) {
-	if err := cfg.validate(); err != nil {
+	err := cfg.validate()
+	if err != nil {
 		return nil, err
 	}
-	tab := fdtable.New(cfg.FDs + 1024)
-	if be.Test != nil {
-		if err := be.Test(tab); err != nil {
-			return nil, fmt.Errorf("chain: backend %s cannot serve %d fds: %w", be.Name, cfg.FDs, err)
+	// A table with room to spare, or, for a backend that refuses it
+	// (select and FD_SETSIZE), the largest one it accepts; fds that do
+	// not fit are then refused by Insert below.
+	var tab *fdtable.Table
+	for _, size := range []int{cfg.FDs + 1024, 1024} {
+		tab = fdtable.New(size)
+		if be.Test == nil {
+			break
 		}
+		if err = be.Test(tab); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chain: backend %s cannot serve %d fds: %w", be.Name, cfg.FDs, err)
 	}
 	th, err := tab.NewThread(0)
 	if err != nil {

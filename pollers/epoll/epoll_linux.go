@@ -197,14 +197,16 @@ func (p *Poller) UpdateFD(fd int) {
 	}
 }
 
-// KernelWaits returns the number of epoll_wait calls the instance made
-// (conformance.WaitCounter).
+// KernelWaits returns the number of epoll_wait calls the instance made,
+// not counting those a signal interrupted (conformance.WaitCounter).
 func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
 // KernelWait waits for events (poller.Waiter).
 func (p *Poller) KernelWait(timeoutMS int) (int, error) {
-	p.waits.Add(1)
 	n, err := unix.EpollWait(int(p.epfd.Load()), p.events, timeoutMS)
+	if err != unix.EINTR {
+		p.waits.Add(1)
+	}
 	if err != nil {
 		return 0, os.NewSyscallError("epoll_wait", err)
 	}

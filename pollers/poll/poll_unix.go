@@ -1,0 +1,383 @@
+//go:build unix
+
+package poll
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+	"golang.org/x/sys/unix"
+)
+
+// Poller is one thread's poll(2) instance. Poll, Fork and Term belong to
+// the thread's goroutine; Clo (the close hook), Flags, Registered and
+// KernelUpdates may be called from any goroutine.
+type Poller struct {
+	ctx *poller.Context
+	th  *fdtable.Thread
+	tab *fdtable.Table
+	tid int
+	bit uint64
+	max int // ready fds dispatched per cycle at most
+
+	flags   atomic.Uint32
+	closed  atomic.Bool
+	waits   atomic.Uint64 // kernel waits
+	updates atomic.Uint64 // changes made to the array
+
+	// mu guards arr and pend. Poll takes it once before the wait to apply
+	// pending removals and updates, and once after dispatching only if
+	// fds must be dropped: never per event, never while an iocb runs (an
+	// iocb may delete an fd, which calls Clo). Clo takes it to queue a
+	// removal, Registered to read the array.
+	mu   sync.Mutex
+	arr  fdArray
+	pend []closedFD // fds whose close hook ran, removed at the next cycle
+
+	// Owned by the polling goroutine.
+	drop     []int      // fds to drop from the array after dispatching
+	rejected []closedFD // fds reported closed by POLLNVAL: never re-added
+	start    int        // array index the next dispatch starts from
+	fds      []int      // scratch for Term
+}
+
+// closedFD is an fd with a generation: an fd whose close hook ran (only
+// the registration of that generation is removed, not one made since for a
+// new user of the same fd number), or an fd the kernel reported closed
+// (that generation of the fd is never polled again).
+type closedFD struct {
+	fd  int
+	gen uint32
+}
+
+var (
+	_ poller.Poller       = (*Poller)(nil)
+	_ poller.Introspector = (*Poller)(nil)
+	_ poller.Waiter       = (*Poller)(nil)
+	_ fdtable.Updater     = (*Poller)(nil)
+	_ fdtable.CloseHook   = (*Poller)(nil)
+)
+
+// New creates a poll instance for ctx's thread and installs it as that
+// thread's close hook in the table. There is no kernel object: it cannot
+// fail for lack of resources.
+func New(ctx *poller.Context) (*Poller, error) {
+	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
+		return nil, errors.New("poll: context without a thread")
+	}
+	p := &Poller{
+		ctx: ctx,
+		th:  ctx.Thread,
+		tab: ctx.Table,
+		tid: ctx.Thread.ID(),
+		bit: ctx.Thread.Bit(),
+		max: ctx.EventsPerPoll(),
+	}
+	p.flags.Store(uint32(staticFlags))
+	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+		return nil, fmt.Errorf("poll: %w", err)
+	}
+	return p, nil
+}
+
+// Flags returns the instance's capabilities: ERRHUP always, RDHUP once the
+// kernel has been seen reporting POLLRDHUP.
+func (p *Poller) Flags() poller.Flags { return poller.Flags(p.flags.Load()) }
+
+// KernelUpdates returns the number of changes made to the pollfd array
+// (entries added, changed or removed), that is of registration changes the
+// kernel sees at the next poll(2) call. It implements
+// conformance.UpdateCounter.
+func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
+
+// KernelWaits returns the number of poll(2) calls made, not counting calls
+// a signal interrupted (they are retried). It implements
+// conformance.WaitCounter.
+func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+
+// Desired returns the directions an instance should poll an fd for, given
+// its state and whether the fd belongs to the instance's thread (reference
+// §6.3): the ACTIVE bits of an fd the thread owns, nothing otherwise. poll
+// has no sticky-read rule.
+func Desired(st fdtable.State, ours bool) (recv, send bool) {
+	if !ours {
+		return false, false
+	}
+	return st&fdtable.ActiveR != 0, st&fdtable.ActiveW != 0
+}
+
+// EventMask returns the pollfd events registered for the given directions.
+func EventMask(recv, send bool) int16 {
+	var m int16
+	if recv {
+		m |= unix.POLLIN | pollRDHUP
+	}
+	if send {
+		m |= unix.POLLOUT
+	}
+	return m
+}
+
+// Translate converts poll revents into FD_EV_* event bits (reference
+// §6.7). POLLNVAL (the fd is not open) is an error; the poller also drops
+// such an fd.
+func Translate(revents int16) fdtable.State {
+	var s fdtable.State
+	if revents&unix.POLLIN != 0 {
+		s |= fdtable.ReadyR
+	}
+	if revents&unix.POLLOUT != 0 {
+		s |= fdtable.ReadyW
+	}
+	if revents&pollRDHUP != 0 {
+		s |= fdtable.ShutR
+	}
+	if revents&unix.POLLHUP != 0 {
+		s |= fdtable.ShutRW
+	}
+	if revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
+		s |= fdtable.ErrRW
+	}
+	return s
+}
+
+// UpdateFD applies fd's desired state to the instance's array. It is
+// called by fdtable.Thread.DrainUpdates, with p.mu held.
+func (p *Poller) UpdateFD(fd int) {
+	gen, open := p.tab.OpenGen(fd)
+	ours := p.tab.ThreadMask(fd)&p.bit != 0
+	recv, send := Desired(p.tab.State(fd), ours && open)
+	if len(p.rejected) > 0 && p.isRejected(fd, gen) {
+		// Already reported closed: polling it again would only make
+		// poll return at once with POLLNVAL, cycle after cycle.
+		recv, send = false, false
+	}
+	if !recv && !send {
+		if p.arr.remove(fd) {
+			p.updates.Add(1)
+			if !ours {
+				// Migrated to another thread: not ours to poll.
+				p.ctx.Activity.PollSkipFD.Add(1)
+			}
+		}
+		p.tab.SetPolled(fd, p.tid, false, false)
+		return
+	}
+	// Record the registration before making it: a Delete running
+	// concurrently then sees our bit and calls Clo, which removes it.
+	p.tab.SetPolled(fd, p.tid, recv, send)
+	if p.arr.set(fd, EventMask(recv, send), gen) {
+		p.updates.Add(1)
+	}
+}
+
+// isRejected reports whether this generation of fd was reported closed by
+// the kernel; a record for an older generation is forgotten.
+func (p *Poller) isRejected(fd int, gen uint32) bool {
+	for i, r := range p.rejected {
+		if r.fd == fd {
+			if r.gen == gen {
+				return true
+			}
+			p.rejected = slices.Delete(p.rejected, i, i+1)
+			return false
+		}
+	}
+	return false
+}
+
+// KernelWait waits for events (poller.Waiter).
+func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	n, err := unix.Poll(p.arr.pfds, timeoutMS)
+	if err != unix.EINTR {
+		p.waits.Add(1)
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("poll", err)
+	}
+	return n, nil
+}
+
+// Poll runs one poll cycle (reference §6.1): it applies pending removals
+// and updates, waits until exp (not at all when wake is set) and
+// dispatches the events. Busy polling is ignored.
+func (p *Poller) Poll(exp poller.Tick, wake bool) error {
+	if p.closed.Load() {
+		return fmt.Errorf("poll: poll: %w", poller.ErrClosed)
+	}
+	p.mu.Lock()
+	p.forgetClosedLocked()
+	dropped := p.th.DrainUpdates(p, true)
+	p.mu.Unlock()
+	if dropped > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
+	}
+	n, err := p.ctx.Wait(p, exp, wake, false)
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	if n > 0 {
+		p.dispatch(n)
+	}
+	return nil
+}
+
+// forgetClosedLocked removes the fds whose close hook ran since the last
+// cycle. p.mu must be held.
+func (p *Poller) forgetClosedLocked() {
+	for _, c := range p.pend {
+		if p.arr.removeGen(c.fd, c.gen) {
+			p.updates.Add(1)
+			p.tab.SetPolled(c.fd, p.tid, false, false)
+		}
+	}
+	p.pend = p.pend[:0]
+}
+
+// dispatch reports the n ready entries of the array, at most p.max of
+// them, starting where the previous dispatch stopped so that no fd
+// starves. The rest stay ready in the kernel (poll is level-triggered)
+// and are reported by the next cycle.
+func (p *Poller) dispatch(n int) {
+	pfds, gens := p.arr.pfds, p.arr.gens
+	size := len(pfds)
+	i := p.start
+	if i >= size {
+		i = 0
+	}
+	done := 0
+	for k := 0; k < size && n > 0; k++ {
+		if done == p.max {
+			p.start = i
+			break
+		}
+		if re := pfds[i].Revents; re != 0 {
+			n--
+			done++
+			p.event(int(pfds[i].Fd), gens[i], re)
+		}
+		if i++; i == size {
+			i = 0
+		}
+	}
+	if len(p.drop) > 0 {
+		p.mu.Lock()
+		for _, fd := range p.drop {
+			if p.arr.remove(fd) {
+				p.updates.Add(1)
+			}
+			p.tab.SetPolled(fd, p.tid, false, false)
+		}
+		p.mu.Unlock()
+		p.drop = p.drop[:0]
+	}
+}
+
+// event handles the revents of fd, registered with generation regGen.
+func (p *Poller) event(fd int, regGen uint32, re int16) {
+	act := &p.ctx.Activity
+	gen, open := p.tab.OpenGen(fd)
+	switch {
+	case !open:
+		act.PollDeadFD.Add(1)
+		p.drop = append(p.drop, fd)
+		return
+	case gen != regGen:
+		// The fd number was closed and reused since it was registered:
+		// the event was meant for its previous user.
+		act.PollStaleFD.Add(1)
+		p.drop = append(p.drop, fd)
+		return
+	case p.tab.ThreadMask(fd)&p.bit == 0:
+		act.PollSkipFD.Add(1)
+		p.drop = append(p.drop, fd)
+		return
+	case re&unix.POLLNVAL != 0:
+		// Closed behind the table's back: tell the owner, and stop
+		// polling it, or every later poll would return at once. The
+		// error event queues a lazy-stop update (nobody wants writes);
+		// rejected keeps that update from adding the fd back.
+		act.PollDeadFD.Add(1)
+		p.drop = append(p.drop, fd)
+		p.rejected = append(p.rejected, closedFD{fd, gen})
+		p.th.UpdateEvents(fd, fdtable.ErrRW)
+		return
+	}
+	if re&pollRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
+		p.flags.Or(uint32(poller.FlagRDHUP))
+	}
+	p.th.UpdateEvents(fd, Translate(re))
+}
+
+// Clo is the close hook. It may run on any goroutine, including from an
+// iocb during this instance's dispatch, so it only queues the removal,
+// which the next cycle applies before calling the kernel.
+func (p *Poller) Clo(fd int, keepOpen bool) {
+	gen := p.tab.Gen(fd)
+	p.mu.Lock()
+	if !p.closed.Load() {
+		p.pend = append(p.pend, closedFD{fd, gen})
+	}
+	p.mu.Unlock()
+}
+
+// Fork does nothing: poll keeps no kernel object that a child would share.
+func (p *Poller) Fork() error {
+	if p.closed.Load() {
+		return fmt.Errorf("poll: fork: %w", poller.ErrClosed)
+	}
+	return nil
+}
+
+// Term forgets every registration, removes the close hook and clears this
+// thread's polled bits. It is idempotent.
+func (p *Poller) Term() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.tab.SetCloseHook(p.tid, nil)
+	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
+	for _, fd := range p.fds {
+		p.tab.SetPolled(fd, p.tid, false, false)
+	}
+	p.mu.Lock()
+	p.arr.reset()
+	p.pend = nil
+	p.mu.Unlock()
+	p.drop, p.rejected, p.fds = nil, nil, nil
+	return nil
+}
+
+// Registered returns the instance's registrations, sorted by fd. poll(2)
+// keeps no state in the kernel between calls, so there is nothing to read
+// back: this is the pollfd array the next call passes to the kernel, less
+// the fds whose close hook ran since the last cycle (they are removed
+// before that call).
+func (p *Poller) Registered() ([]poller.Registration, error) {
+	if p.closed.Load() {
+		return nil, fmt.Errorf("poll: registered: %w", poller.ErrClosed)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	regs := make([]poller.Registration, 0, p.arr.len())
+	for i, pf := range p.arr.pfds {
+		fd, gen := int(pf.Fd), p.arr.gens[i]
+		if slices.Contains(p.pend, closedFD{fd, gen}) {
+			continue
+		}
+		regs = append(regs, poller.Registration{
+			FD:   fd,
+			Recv: pf.Events&unix.POLLIN != 0,
+			Send: pf.Events&unix.POLLOUT != 0,
+			Gen:  gen,
+		})
+	}
+	slices.SortFunc(regs, func(a, b poller.Registration) int { return a.FD - b.FD })
+	return regs, nil
+}

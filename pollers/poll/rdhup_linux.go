@@ -1,0 +1,6 @@
+package poll
+
+import "golang.org/x/sys/unix"
+
+// pollRDHUP is POLLRDHUP: the peer closed its write side.
+const pollRDHUP = unix.POLLRDHUP

@@ -1,0 +1,29 @@
+//go:build unix
+
+package poll
+
+import (
+	"github.com/evpoll/evpoll/poller"
+)
+
+// Name is the backend's registered name.
+const Name = "poll"
+
+const staticFlags = poller.FlagERRHUP
+
+// Backend is the poll registration record. Its Test always passes: poll
+// needs no kernel object and has no fd limit of its own.
+var Backend = poller.Backend{
+	Name:  Name,
+	Pref:  200,
+	Flags: staticFlags,
+	New: func(ctx *poller.Context) (poller.Poller, error) {
+		p, err := New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	},
+}
+
+func init() { poller.Register(Backend) }

@@ -1,0 +1,8 @@
+//go:build unix && !linux
+
+package pollers
+
+import (
+	_ "github.com/evpoll/evpoll/pollers/poll"   // registers "poll"
+	_ "github.com/evpoll/evpoll/pollers/select" // registers "select"
+)
