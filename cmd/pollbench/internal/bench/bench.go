@@ -51,6 +51,7 @@ type options struct {
 	writes   int
 	rounds   int
 	warmup   int
+	maxTime  time.Duration
 	format   string
 	list     bool
 }
@@ -70,7 +71,8 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 	fds := fs.String("fds", "100,1000,10000", "comma-separated numbers of registered fds (even, >= 2)")
 	active := fs.String("active", "1,100", "comma-separated numbers of fds made readable at the start of a round")
 	writes := fs.Int("writes", 100, "chained one-byte writes per round")
-	rounds := fs.Int("rounds", 100, "measured rounds per point")
+	rounds := fs.Int("rounds", 100, "measured rounds per point (at most; see -maxtime)")
+	maxTime := fs.Duration("maxtime", 2*time.Second, "stop measuring a point after this long, once 3 rounds are done")
 	warmup := fs.Int("warmup", 10, "unmeasured rounds per point before measuring")
 	format := fs.String("format", "text", "output format: text, csv, json or gobench (Go benchmark format, for benchstat)")
 	list := fs.Bool("list", false, "print the registered backends in haproxy -vv format and exit")
@@ -83,7 +85,7 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	o := &options{writes: *writes, rounds: *rounds, warmup: *warmup, format: *format, list: *list}
+	o := &options{writes: *writes, rounds: *rounds, warmup: *warmup, maxTime: *maxTime, format: *format, list: *list}
 	var err error
 	if o.fds, err = intList("fds", *fds, 2); err != nil {
 		return nil, err
@@ -101,6 +103,9 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 	}
 	if o.rounds < 1 {
 		return nil, badFlag("rounds", "%d: need at least 1", o.rounds)
+	}
+	if o.maxTime <= 0 {
+		return nil, badFlag("maxtime", "%v: need a positive duration", o.maxTime)
 	}
 	if o.warmup < 0 {
 		return nil, badFlag("warmup", "%d is negative", o.warmup)
@@ -217,20 +222,21 @@ func measure(name string, cfg chain.Config, o *options) Result {
 			return res
 		}
 	}
-	events := 0
+	events, rounds := 0, 0
 	start := time.Now()
-	for i := 0; i < o.rounds; i++ {
+	for rounds < o.rounds && (rounds < 3 || time.Since(start) < o.maxTime) {
 		n, err := r.Round()
 		if err != nil {
 			res.Skipped = err.Error()
 			return res
 		}
 		events += n
+		rounds++
 	}
 	el := time.Since(start)
-	res.Rounds = o.rounds
-	res.NsRound = float64(el.Nanoseconds()) / float64(o.rounds)
-	res.Events = float64(events) / float64(o.rounds)
+	res.Rounds = rounds
+	res.NsRound = float64(el.Nanoseconds()) / float64(rounds)
+	res.Events = float64(events) / float64(rounds)
 	return res
 }
 

@@ -60,6 +60,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-writes", "-1"}, "flag -writes"},
 		{[]string{"-rounds", "0"}, "flag -rounds"},
 		{[]string{"-warmup", "-2"}, "flag -warmup"},
+		{[]string{"-maxtime", "0s"}, "flag -maxtime"},
+		{[]string{"-maxtime", "soon"}, "-maxtime"},
 		{[]string{"-format", "xml"}, "flag -format"},
 		{[]string{"-backends", "nosuch"}, "flag -backends"},
 		{[]string{"-nosuchflag"}, "-nosuchflag"},
