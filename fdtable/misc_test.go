@@ -117,3 +117,29 @@ func TestHugeTable(t *testing.T) {
 		t.Errorf("drained (-want +got):\n%s", diff)
 	}
 }
+
+func TestClearPolledBy(t *testing.T) {
+	tab := fdtable.New(4096)
+	th, _ := tab.NewThread(0)
+	// Table entries without real files: Remove never closes them.
+	for _, fd := range []int{3, 2000} {
+		if err := th.Insert(fd, nil, nil, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tab.SetPolled(3, 1, true, false)
+	tab.SetPolled(2000, 1, false, true)
+	tab.SetPolled(2000, 0, true, true)
+	if n := tab.ClearPolledBy(1); n != 2 {
+		t.Errorf("ClearPolledBy(1) = %d, want 2", n)
+	}
+	if r, s := tab.Polled(3); r|s != 0 {
+		t.Errorf("fd 3 polled %#x/%#x after clearing thread 1", r, s)
+	}
+	if r, s := tab.Polled(2000); r != 1 || s != 1 {
+		t.Errorf("fd 2000 polled %#x/%#x, want thread 0's bits kept", r, s)
+	}
+	if n := tab.ClearPolledBy(-1) + tab.ClearPolledBy(64); n != 0 {
+		t.Errorf("ClearPolledBy of bad thread ids = %d, want 0", n)
+	}
+}

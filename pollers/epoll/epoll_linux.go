@@ -308,10 +308,7 @@ func (p *Poller) Term() error {
 		return nil
 	}
 	p.tab.SetCloseHook(p.tid, nil)
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	for _, fd := range p.fds {
-		p.tab.SetPolled(fd, p.tid, false, false)
-	}
+	p.tab.ClearPolledBy(p.tid)
 	if err := unix.Close(epfd); err != nil {
 		return fmt.Errorf("epoll: term: %w", os.NewSyscallError("close", err))
 	}

@@ -44,7 +44,6 @@ type Poller struct {
 	drop     []int      // fds to drop from the array after dispatching
 	rejected []closedFD // fds reported closed by POLLNVAL: never re-added
 	start    int        // array index the next dispatch starts from
-	fds      []int      // scratch for Term
 }
 
 // closedFD is an fd with a generation: an fd whose close hook ran (only
@@ -342,15 +341,12 @@ func (p *Poller) Term() error {
 		return nil
 	}
 	p.tab.SetCloseHook(p.tid, nil)
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	for _, fd := range p.fds {
-		p.tab.SetPolled(fd, p.tid, false, false)
-	}
+	p.tab.ClearPolledBy(p.tid)
 	p.mu.Lock()
 	p.arr.reset()
 	p.pend = nil
 	p.mu.Unlock()
-	p.drop, p.rejected, p.fds = nil, nil, nil
+	p.drop, p.rejected = nil, nil
 	return nil
 }
 

@@ -49,7 +49,6 @@ type Poller struct {
 	drop     []int        // fds to drop from the sets after dispatching
 	rejected []closedFD   // fds found closed or beyond FD_SETSIZE: never re-added
 	err      error        // first registration error of the cycle
-	fds      []int        // scratch for Term
 }
 
 // closedFD is an fd with a generation: an fd whose close hook ran (only
@@ -395,15 +394,12 @@ func (p *Poller) Term() error {
 		return nil
 	}
 	p.tab.SetCloseHook(p.tid, nil)
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	for _, fd := range p.fds {
-		p.tab.SetPolled(fd, p.tid, false, false)
-	}
+	p.tab.ClearPolledBy(p.tid)
 	p.mu.Lock()
 	p.sets.reset()
 	p.pend = nil
 	p.mu.Unlock()
-	p.ready, p.bad, p.refused, p.drop, p.rejected, p.fds = nil, nil, nil, nil, nil, nil
+	p.ready, p.bad, p.refused, p.drop, p.rejected = nil, nil, nil, nil, nil
 	return nil
 }
 
