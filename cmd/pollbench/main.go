@@ -1,4 +1,3 @@
-// Command pollbench compares evpoll's polling backends on this machine.
 package main
 
 import (
