@@ -604,8 +604,10 @@ func testBusyPolling(h *harness) {
 	if el < d*time.Millisecond {
 		h.t.Errorf("busy poll with a %d ms timer returned after %s", d, ms(el))
 	}
-	// Spinning on zero-timeout waits until the timer expires.
-	if waits < 10 {
+	// Spinning on zero-timeout waits until the timer expires (a blocking
+	// wait would be one call; a loaded machine may deschedule the spinner,
+	// so only a few calls are required).
+	if waits < 3 {
 		h.t.Errorf("busy poll made %d kernel waits in %s, want it to spin", waits, ms(el))
 	}
 	// An event ends the spin at once.
