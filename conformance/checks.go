@@ -33,6 +33,7 @@ var checks = []check{
 	{"Readable", testReadable},
 	{"Writable", testWritable},
 	{"PeerShutdown", testPeerShutdown},
+	{"DataBeforePeerShutdown", testDataBeforeShutdown},
 	{"Hangup", testHangup},
 	{"Error", testError},
 	{"NoCallbackWhenInactive", testNoCallbackWhenInactive},
@@ -307,6 +308,49 @@ func testPeerShutdown(h *harness) {
 		h.t.Errorf("ev = %v: backend reported the peer shutdown but lacks FlagRDHUP", ev)
 	}
 	if ev&fdtable.PollErr != 0 {
+		h.t.Errorf("ev = %v: a peer shutdown is not an error", ev)
+	}
+}
+
+// testDataBeforeShutdown: data that arrived before the peer's shutdown is
+// still readable when the shutdown is reported (netty #3729: act on RDHUP
+// only after draining).
+func testDataBeforeShutdown(h *harness) {
+	tc := h.thread(0)
+	a, b := h.pair()
+	got := 0
+	rec := &recorder{}
+	rec.fn = func(fd int) {
+		var buf [64]byte
+		for {
+			n, err := unix.Read(fd, buf[:])
+			if n > 0 {
+				got += n
+				continue
+			}
+			if n == 0 && err == nil {
+				rec.eof.Store(true)
+			}
+			if err == unix.EAGAIN {
+				tc.th.CantRecv(fd)
+			}
+			return
+		}
+	}
+	h.insert(tc, a, rec, 0)
+	h.must(tc.th.WantRecv(a))
+	h.must(tc.th.CantRecv(a))
+	h.poll(tc, poller.Eternity, true)
+	h.write(b, 5)
+	h.must(unix.Shutdown(b, unix.SHUT_WR))
+	h.pollUntil(tc, "the data and the shutdown", func() bool { return rec.eof.Load() })
+	if got != 5 {
+		h.t.Errorf("read %d bytes before EOF, want the 5 sent before the shutdown", got)
+	}
+	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollIn == 0 {
+		h.t.Errorf("ev = %v: data pending with the shutdown, want IN set", ev)
+	}
+	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollErr != 0 {
 		h.t.Errorf("ev = %v: a peer shutdown is not an error", ev)
 	}
 }
