@@ -16,8 +16,10 @@ import (
 )
 
 // Poller is one thread's poll(2) instance. Poll, Fork and Term belong to
-// the thread's goroutine; Clo (the close hook), Flags, Registered and
-// KernelUpdates may be called from any goroutine.
+// the thread's goroutine, and so does Registered, which reads the
+// goroutine's own sets; Clo (the close hook), Flags, KernelUpdates and
+// KernelWaits may be called from any goroutine. A poll cycle takes no lock
+// unless close hooks ran since the last one.
 type Poller struct {
 	ctx *poller.Context
 	th  *fdtable.Thread
@@ -31,14 +33,14 @@ type Poller struct {
 	waits   atomic.Uint64 // kernel waits
 	updates atomic.Uint64 // changes made to the array
 
-	// mu guards arr and pend. Poll takes it once before the wait to apply
-	// pending removals and updates, and once after dispatching only if
-	// fds must be dropped: never per event, never while an iocb runs (an
-	// iocb may delete an fd, which calls Clo). Clo takes it to queue a
-	// removal, Registered to read the array.
-	mu   sync.Mutex
-	arr  fdArray
-	pend []closedFD // fds whose close hook ran, removed at the next cycle
+	// mu guards pend alone: Clo, which may run on any goroutine, queues
+	// removals there, and Poll applies them, taking mu only when npend
+	// says there are some. The pollfd array belongs to the polling goroutine,
+	// so a poll cycle takes no lock.
+	mu    sync.Mutex
+	npend atomic.Int32
+	arr   fdArray
+	pend  []closedFD // fds whose close hook ran, removed at the next cycle
 
 	// Owned by the polling goroutine.
 	drop     []int      // fds to drop from the array after dispatching
@@ -147,7 +149,7 @@ func Translate(revents int16) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to the instance's array. It is
-// called by fdtable.Thread.DrainUpdates, with p.mu held.
+// called by fdtable.Thread.DrainUpdates on the polling goroutine.
 func (p *Poller) UpdateFD(fd int) {
 	gen, open := p.tab.OpenGen(fd)
 	ours := p.tab.ThreadMask(fd)&p.bit != 0
@@ -210,10 +212,12 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if p.closed.Load() {
 		return fmt.Errorf("poll: poll: %w", poller.ErrClosed)
 	}
-	p.mu.Lock()
-	p.forgetClosedLocked()
+	if p.npend.Load() > 0 {
+		p.mu.Lock()
+		p.forgetClosedLocked()
+		p.mu.Unlock()
+	}
 	dropped := p.th.DrainUpdates(p, true)
-	p.mu.Unlock()
 	if dropped > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
 	}
@@ -237,6 +241,7 @@ func (p *Poller) forgetClosedLocked() {
 		}
 	}
 	p.pend = p.pend[:0]
+	p.npend.Store(0)
 }
 
 // dispatch reports the n ready entries of the array, at most p.max of
@@ -266,14 +271,12 @@ func (p *Poller) dispatch(n int) {
 		}
 	}
 	if len(p.drop) > 0 {
-		p.mu.Lock()
 		for _, fd := range p.drop {
 			if p.arr.remove(fd) {
 				p.updates.Add(1)
 			}
 			p.tab.SetPolled(fd, p.tid, false, false)
 		}
-		p.mu.Unlock()
 		p.drop = p.drop[:0]
 	}
 }
@@ -322,6 +325,7 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 	p.mu.Lock()
 	if !p.closed.Load() {
 		p.pend = append(p.pend, closedFD{fd, gen})
+		p.npend.Add(1)
 	}
 	p.mu.Unlock()
 }
@@ -354,7 +358,7 @@ func (p *Poller) Term() error {
 // keeps no state in the kernel between calls, so there is nothing to read
 // back: this is the pollfd array the next call passes to the kernel, less
 // the fds whose close hook ran since the last cycle (they are removed
-// before that call).
+// before that call). Call it from the polling goroutine.
 func (p *Poller) Registered() ([]poller.Registration, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("poll: registered: %w", poller.ErrClosed)

@@ -16,8 +16,10 @@ import (
 )
 
 // Poller is one thread's select(2) instance. Poll, Fork and Term belong to
-// the thread's goroutine; Clo (the close hook), Flags, Registered and
-// KernelUpdates may be called from any goroutine.
+// the thread's goroutine, and so does Registered, which reads the
+// goroutine's own sets; Clo (the close hook), Flags, KernelUpdates and
+// KernelWaits may be called from any goroutine. A poll cycle takes no lock
+// unless close hooks ran since the last one.
 type Poller struct {
 	ctx *poller.Context
 	th  *fdtable.Thread
@@ -30,14 +32,14 @@ type Poller struct {
 	waits   atomic.Uint64 // kernel waits
 	updates atomic.Uint64 // changes made to the sets
 
-	// mu guards sets and pend. Poll takes it once before the wait to
-	// apply pending removals and updates, and once after dispatching only
-	// if fds must be dropped: never per event, never while an iocb runs
-	// (an iocb may delete an fd, which calls Clo). Clo takes it to queue a
-	// removal, Registered to read the sets.
-	mu   sync.Mutex
-	sets fdSets
-	pend []closedFD // fds whose close hook ran, removed at the next cycle
+	// mu guards pend alone: Clo, which may run on any goroutine, queues
+	// removals there, and Poll applies them, taking mu only when npend
+	// says there are some. The fd_sets belongs to the polling goroutine,
+	// so a poll cycle takes no lock.
+	mu    sync.Mutex
+	npend atomic.Int32
+	sets  fdSets
+	pend  []closedFD // fds whose close hook ran, removed at the next cycle
 
 	// Owned by the polling goroutine.
 	trd, twr unix.FdSet   // the copies select overwrites
@@ -148,7 +150,7 @@ func Translate(inRead, inWrite bool) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to the instance's sets. It is
-// called by fdtable.Thread.DrainUpdates, with p.mu held. An fd that would
+// called by fdtable.Thread.DrainUpdates on the polling goroutine. An fd that would
 // have to be added at or above FD_SETSIZE is refused: the cycle returns
 // the error and the fd's owner gets an ERR_RW event.
 func (p *Poller) UpdateFD(fd int) {
@@ -268,10 +270,12 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		return fmt.Errorf("select: poll: %w", poller.ErrClosed)
 	}
 	p.err = nil
-	p.mu.Lock()
-	p.forgetClosedLocked()
+	if p.npend.Load() > 0 {
+		p.mu.Lock()
+		p.forgetClosedLocked()
+		p.mu.Unlock()
+	}
 	dropped := p.th.DrainUpdates(p, true)
-	p.mu.Unlock()
 	if dropped > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
 	}
@@ -307,6 +311,7 @@ func (p *Poller) forgetClosedLocked() {
 		}
 	}
 	p.pend = p.pend[:0]
+	p.npend.Store(0)
 }
 
 // dispatch reports the fds of the last select: first those it found
@@ -354,14 +359,12 @@ func (p *Poller) dispatch() {
 	}
 
 	if len(p.drop) > 0 {
-		p.mu.Lock()
 		for _, fd := range p.drop {
 			if p.sets.remove(fd) {
 				p.updates.Add(1)
 			}
 			p.tab.SetPolled(fd, p.tid, false, false)
 		}
-		p.mu.Unlock()
 		p.drop = p.drop[:0]
 	}
 }
@@ -374,6 +377,7 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 	p.mu.Lock()
 	if !p.closed.Load() {
 		p.pend = append(p.pend, closedFD{fd, gen})
+		p.npend.Add(1)
 	}
 	p.mu.Unlock()
 }
@@ -407,7 +411,7 @@ func (p *Poller) Term() error {
 // keeps no state in the kernel between calls, so there is nothing to read
 // back: these are the fd_sets the next call passes to the kernel, less the
 // fds whose close hook ran since the last cycle (they are removed before
-// that call).
+// that call). Call it from the polling goroutine.
 func (p *Poller) Registered() ([]poller.Registration, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("select: registered: %w", poller.ErrClosed)
