@@ -161,11 +161,8 @@ func testDeduplicatedUpdates(h *harness) {
 
 func testLazyStop(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	a, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.must(tc.th.StopBoth(a))
 	if n := len(tc.th.LocalUpdates()); n != 0 || h.tab.UpdateMask(a) != 0 {
@@ -237,11 +234,8 @@ func testDeadFDEvent(h *harness) {
 
 func testReadable(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.write(b, 3)
 	h.pollUntil(tc, "a read event", func() bool { return rec.calls.Load() > 0 })
@@ -289,11 +283,8 @@ func testWritable(h *harness) {
 
 func testPeerShutdown(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.must(unix.Shutdown(b, unix.SHUT_WR))
 	h.pollUntil(tc, "the peer shutdown", func() bool { return rec.calls.Load() > 0 })
@@ -357,11 +348,8 @@ func testDataBeforeShutdown(h *harness) {
 
 func testHangup(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.must(unix.Close(b))
 	h.forget(b)
@@ -463,11 +451,8 @@ func testDynamicRDHUP(h *harness) {
 	if !static && h.flags(tc)&poller.FlagRDHUP != 0 {
 		h.t.Fatalf("instance has FlagRDHUP before any event (flags %v); it must be added when first seen", h.flags(tc))
 	}
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.write(b, 1)
 	h.pollUntil(tc, "a read event", func() bool { return rec.calls.Load() > 0 })
@@ -569,11 +554,8 @@ func testExpiredTimer(h *harness) {
 
 func testEternityWaitsForEvent(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	const delay = 100 * time.Millisecond
 	start := time.Now()
@@ -655,11 +637,8 @@ func testBusyPolling(h *harness) {
 		h.t.Errorf("busy poll made %d kernel waits in %s, want it to spin", waits, ms(el))
 	}
 	// An event ends the spin at once.
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	_, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.write(b, 1)
 	start = time.Now()
@@ -694,11 +673,8 @@ func testPollIOPerCycle(h *harness) {
 	recs := make([]*recorder, 3)
 	var peers []int
 	for i := range recs {
-		a, b := h.pair()
 		recs[i] = &recorder{drain: true}
-		h.insert(tc, a, recs[i], 0)
-		h.must(tc.th.WantRecv(a))
-		h.must(tc.th.CantRecv(a))
+		_, b := h.reader(tc, recs[i])
 		peers = append(peers, b)
 	}
 	h.poll(tc, poller.Eternity, true)
@@ -732,11 +708,8 @@ func testMaxEventsPerPoll(h *harness) {
 	tc := h.thread(0, func(c *poller.Context) { c.MaxEvents = max })
 	recs := make([]*recorder, n)
 	for i := range recs {
-		a, b := h.pair()
 		recs[i] = &recorder{drain: true}
-		h.insert(tc, a, recs[i], 0)
-		h.must(tc.th.WantRecv(a))
-		h.must(tc.th.CantRecv(a))
+		_, b := h.reader(tc, recs[i])
 		h.write(b, 1)
 	}
 	total := 0
@@ -903,11 +876,8 @@ func testClonedDelete(h *harness) {
 
 func testFork(h *harness) {
 	tc := h.thread(0)
-	a, b := h.pair()
 	rec := &recorder{drain: true}
-	h.insert(tc, a, rec, 0)
-	h.must(tc.th.WantRecv(a))
-	h.must(tc.th.CantRecv(a))
+	a, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	before := len(countFDs())
 	if err := tc.p.Fork(); err != nil {

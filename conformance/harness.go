@@ -213,6 +213,19 @@ func (h *harness) insert(tc *tctx, fd int, rec *recorder, mask uint64) {
 	}
 }
 
+// reader returns a socket pair whose first end is in the table with rec as
+// owner, wanted for receiving and known not readable, so that its next
+// read event is the one the check provokes. The registration is applied
+// by the next poll cycle.
+func (h *harness) reader(tc *tctx, rec *recorder) (a, b int) {
+	h.t.Helper()
+	a, b = h.pair()
+	h.insert(tc, a, rec, 0)
+	h.must(tc.th.WantRecv(a))
+	h.must(tc.th.CantRecv(a))
+	return a, b
+}
+
 // poll runs one poll cycle on tc and checks the kernel's view afterwards.
 func (h *harness) poll(tc *tctx, exp poller.Tick, wake bool) {
 	h.t.Helper()
