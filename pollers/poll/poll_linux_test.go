@@ -20,17 +20,17 @@ func TestOPath(t *testing.T) {
 	defer unix.Close(fd)
 	var calls int
 	var ev fdtable.PollEv
-	e.insert(fd, func(fd int, _ any) { calls++; ev = e.tab.Ev(fd) })
-	defer e.th.Remove(fd)
-	e.th.WantRecv(fd)
-	e.th.CantRecv(fd)
-	e.poll(poller.Eternity, true)
+	e.Insert(fd, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	defer e.Th.Remove(fd)
+	e.Th.WantRecv(fd)
+	e.Th.CantRecv(fd)
+	e.Poll(poller.Eternity, true)
 	if calls != 1 || ev&fdtable.PollErr == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
 	for i := 0; i < 2; i++ {
 		start := time.Now()
-		e.poll(e.ctx.UpdateTime().Add(20), false)
+		e.Poll(e.Ctx.UpdateTime().Add(20), false)
 		if el := time.Since(start); el < 20*time.Millisecond || calls != 1 {
 			t.Errorf("cycle %d took %v with %d iocb calls; want a normal wait", i, el, calls)
 		}

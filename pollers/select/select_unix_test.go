@@ -10,79 +10,18 @@ import (
 	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/testenv"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
 
-type env struct {
-	t   *testing.T
-	tab *fdtable.Table
-	th  *fdtable.Thread
-	ctx *poller.Context
-	p   *Poller
-}
+type env = testenv.Env[*Poller]
 
 // newEnv builds an instance over a table of size fds; sizes beyond
 // FD_SETSIZE bypass New's check, to test the per-fd refusal.
 func newEnv(t *testing.T, size int, setup ...func(*poller.Context)) *env {
 	t.Helper()
-	tab := fdtable.New(size)
-	th, err := tab.NewThread(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := poller.NewContext(th)
-	for _, f := range setup {
-		f(ctx)
-	}
-	p, err := newPoller(ctx)
-	if err != nil {
-		t.Fatalf("newPoller: %v", err)
-	}
-	t.Cleanup(func() { p.Term() })
-	return &env{t, tab, th, ctx, p}
-}
-
-func (e *env) pair() (a, b int) {
-	e.t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		e.t.Fatalf("socketpair: %v", err)
-	}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
-		if err := unix.SetNonblock(fd, true); err != nil {
-			e.t.Fatalf("set non-blocking: %v", err)
-		}
-	}
-	e.t.Cleanup(func() {
-		for _, fd := range fds {
-			if e.tab.IsOpen(fd) {
-				e.th.Remove(fd)
-			}
-			unix.Close(fd)
-		}
-	})
-	return fds[0], fds[1]
-}
-
-func (e *env) insert(fd int, iocb fdtable.IOCB) {
-	e.t.Helper()
-	if err := e.th.Insert(fd, nil, iocb, e.th.Bit()); err != nil {
-		e.t.Fatalf("Insert(%d): %v", fd, err)
-	}
-}
-
-func (e *env) poll(exp poller.Tick, wake bool) {
-	e.t.Helper()
-	if err := e.p.Poll(exp, wake); err != nil {
-		e.t.Fatalf("Poll: %v", err)
-	}
-}
-
-func (e *env) polled(fd int) (recv, send bool) {
-	r, s := e.tab.Polled(fd)
-	return r&e.th.Bit() != 0, s&e.th.Bit() != 0
+	return testenv.New(t, size, newPoller, setup...)
 }
 
 func TestTableLimit(t *testing.T) {
@@ -115,7 +54,7 @@ func TestTableLimit(t *testing.T) {
 // repeated every cycle.
 func TestRefuseBeyondSetSize(t *testing.T) {
 	e := newEnv(t, 2*SetSize)
-	a, _ := e.pair()
+	a, _ := e.Pair()
 	big := SetSize + 100
 	if err := unix.Dup2(a, big); err != nil {
 		t.Skipf("dup2 to fd %d: %v", big, err)
@@ -123,27 +62,27 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	defer unix.Close(big)
 	var calls int
 	var ev fdtable.PollEv
-	e.insert(big, func(fd int, _ any) { calls++; ev = e.tab.Ev(fd) })
-	defer e.th.Remove(big)
-	e.th.WantRecv(big)
-	e.th.CantRecv(big)
-	err := e.p.Poll(poller.Eternity, false) // must not wait: the error is due
+	e.Insert(big, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	defer e.Th.Remove(big)
+	e.Th.WantRecv(big)
+	e.Th.CantRecv(big)
+	err := e.P.Poll(poller.Eternity, false) // must not wait: the error is due
 	if !errors.Is(err, ErrFDSetSize) || !strings.Contains(err.Error(), "fd "+strconv.Itoa(big)) {
 		t.Errorf("Poll = %v, want an ErrFDSetSize error naming fd %d", err, big)
 	}
 	if calls != 1 || ev&fdtable.PollErr == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
-	if r, s := e.polled(big); r || s {
+	if r, s := e.Polled(big); r || s {
 		t.Errorf("refused fd polled = %v, %v", r, s)
 	}
-	if e.p.sets.maxfd != 0 || e.p.sets.nrd != 0 || len(e.p.sets.gens) > SetSize {
-		t.Errorf("sets changed: maxfd %d, %d in read set, %d gens", e.p.sets.maxfd, e.p.sets.nrd, len(e.p.sets.gens))
+	if e.P.sets.maxfd != 0 || e.P.sets.nrd != 0 || len(e.P.sets.gens) > SetSize {
+		t.Errorf("sets changed: maxfd %d, %d in read set, %d gens", e.P.sets.maxfd, e.P.sets.nrd, len(e.P.sets.gens))
 	}
 	// The error event queued a lazy-stop update; it must not repeat the
 	// refusal or spin.
 	start := time.Now()
-	if err := e.p.Poll(e.ctx.UpdateTime().Add(20), false); err != nil {
+	if err := e.P.Poll(e.Ctx.UpdateTime().Add(20), false); err != nil {
 		t.Errorf("second Poll = %v, want nil", err)
 	}
 	if el := time.Since(start); el < 20*time.Millisecond || calls != 1 {
@@ -156,43 +95,43 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 // the next cycle waits normally.
 func TestBadFD(t *testing.T) {
 	e := newEnv(t, SetSize)
-	a, _ := e.pair()
-	b, b2 := e.pair()
+	a, _ := e.Pair()
+	b, b2 := e.Pair()
 	var calls int
 	var ev fdtable.PollEv
-	e.insert(a, func(fd int, _ any) { calls++; ev = e.tab.Ev(fd) })
+	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
 	var bcalls int
-	e.insert(b, func(int, any) { bcalls++ })
+	e.Insert(b, func(int, any) { bcalls++ })
 	for _, fd := range []int{a, b} {
-		e.th.WantRecv(fd)
-		e.th.CantRecv(fd)
+		e.Th.WantRecv(fd)
+		e.Th.CantRecv(fd)
 	}
-	e.poll(poller.Eternity, true)
+	e.Poll(poller.Eternity, true)
 	if err := unix.Close(a); err != nil {
 		t.Fatal(err)
 	}
-	e.poll(e.ctx.UpdateTime().Add(1000), false)
+	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
 	if calls != 1 || ev&fdtable.PollErr == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
-	if got := e.ctx.Activity.PollDeadFD.Load(); got != 1 {
+	if got := e.Ctx.Activity.PollDeadFD.Load(); got != 1 {
 		t.Errorf("poll_dead_fd = %d, want 1", got)
 	}
-	if r, s := e.polled(a); r || s {
+	if r, s := e.Polled(a); r || s {
 		t.Errorf("closed fd polled = %v, %v, want dropped", r, s)
 	}
 	start := time.Now()
-	e.poll(e.ctx.UpdateTime().Add(30), false)
+	e.Poll(e.Ctx.UpdateTime().Add(30), false)
 	if el := time.Since(start); el < 30*time.Millisecond || calls != 1 {
 		t.Errorf("next cycle took %v with %d iocb calls; want a normal wait", el, calls)
 	}
 	// The other fd still works.
 	unix.Write(b2, []byte{1})
-	e.poll(e.ctx.UpdateTime().Add(1000), false)
+	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
 	if bcalls != 1 {
 		t.Errorf("iocb calls on the healthy fd = %d, want 1", bcalls)
 	}
-	e.th.Remove(a)
+	e.Th.Remove(a)
 }
 
 func TestAllocs(t *testing.T) {
@@ -200,28 +139,28 @@ func TestAllocs(t *testing.T) {
 	var buf [1]byte
 	var peers []int
 	for i := 0; i < 4; i++ {
-		a, b := e.pair()
-		e.insert(a, func(fd int, _ any) {
+		a, b := e.Pair()
+		e.Insert(a, func(fd int, _ any) {
 			unix.Read(fd, buf[:])
-			e.th.CantRecv(fd)
+			e.Th.CantRecv(fd)
 		})
-		e.th.WantRecv(a)
-		e.th.CantRecv(a)
+		e.Th.WantRecv(a)
+		e.Th.CantRecv(a)
 		peers = append(peers, b)
 	}
-	e.poll(poller.Eternity, true)
+	e.Poll(poller.Eternity, true)
 	got := testing.AllocsPerRun(200, func() {
 		for _, b := range peers {
 			unix.Write(b, buf[:])
 		}
-		if err := e.p.Poll(e.ctx.UpdateTime().Add(100), false); err != nil {
+		if err := e.P.Poll(e.Ctx.UpdateTime().Add(100), false); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if got != 0 {
 		t.Errorf("allocations per poll cycle = %v, want 0", got)
 	}
-	if d := e.ctx.Activity.PollIO.Load(); d < 200 {
+	if d := e.Ctx.Activity.PollIO.Load(); d < 200 {
 		t.Errorf("poll_io = %d after 200 cycles with events", d)
 	}
 }
@@ -231,15 +170,15 @@ func TestMaxEventsFair(t *testing.T) {
 	e := newEnv(t, SetSize, func(c *poller.Context) { c.MaxEvents = max })
 	calls := map[int]int{}
 	for i := 0; i < n; i++ {
-		a, b := e.pair()
-		e.insert(a, func(fd int, _ any) { calls[fd]++ }) // never drained
-		e.th.WantRecv(a)
-		e.th.CantRecv(a)
+		a, b := e.Pair()
+		e.Insert(a, func(fd int, _ any) { calls[fd]++ }) // never drained
+		e.Th.WantRecv(a)
+		e.Th.CantRecv(a)
 		unix.Write(b, []byte{1})
 	}
 	total := 0
 	for cycle := 0; cycle < 5; cycle++ {
-		e.poll(e.ctx.UpdateTime().Add(100), false)
+		e.Poll(e.Ctx.UpdateTime().Add(100), false)
 		sum := 0
 		for _, c := range calls {
 			sum += c
@@ -262,41 +201,41 @@ func TestMaxEventsFair(t *testing.T) {
 // TestMaxfdFollowsRegistrations: nfds shrinks when the top fds leave.
 func TestMaxfdFollowsRegistrations(t *testing.T) {
 	e := newEnv(t, SetSize)
-	a, _ := e.pair()
-	b, _ := e.pair()
+	a, _ := e.Pair()
+	b, _ := e.Pair()
 	lo, hi := min(a, b), max(a, b)
-	e.insert(lo, nil)
-	e.insert(hi, nil)
-	e.th.WantRecv(lo)
-	e.th.WantRecv(hi)
-	e.poll(poller.Eternity, true)
-	if e.p.sets.maxfd != hi+1 {
-		t.Fatalf("maxfd = %d, want %d", e.p.sets.maxfd, hi+1)
+	e.Insert(lo, nil)
+	e.Insert(hi, nil)
+	e.Th.WantRecv(lo)
+	e.Th.WantRecv(hi)
+	e.Poll(poller.Eternity, true)
+	if e.P.sets.maxfd != hi+1 {
+		t.Fatalf("maxfd = %d, want %d", e.P.sets.maxfd, hi+1)
 	}
-	e.th.Delete(hi)
-	e.poll(poller.Eternity, true)
-	if e.p.sets.maxfd != lo+1 {
-		t.Errorf("maxfd after deleting the top fd = %d, want %d", e.p.sets.maxfd, lo+1)
+	e.Th.Delete(hi)
+	e.Poll(poller.Eternity, true)
+	if e.P.sets.maxfd != lo+1 {
+		t.Errorf("maxfd after deleting the top fd = %d, want %d", e.P.sets.maxfd, lo+1)
 	}
 }
 
 func TestClosed(t *testing.T) {
 	e := newEnv(t, SetSize)
-	if err := e.p.Fork(); err != nil {
+	if err := e.P.Fork(); err != nil {
 		t.Errorf("Fork: %v", err)
 	}
-	e.p.Term()
-	if err := e.p.Term(); err != nil {
+	e.P.Term()
+	if err := e.P.Term(); err != nil {
 		t.Errorf("second Term: %v", err)
 	}
-	if err := e.p.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
+	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
 		t.Errorf("Poll after Term = %v, want ErrClosed", err)
 	}
-	if _, err := e.p.Registered(); !errors.Is(err, poller.ErrClosed) {
+	if _, err := e.P.Registered(); !errors.Is(err, poller.ErrClosed) {
 		t.Errorf("Registered after Term = %v, want ErrClosed", err)
 	}
-	if e.p.Flags() != 0 {
-		t.Errorf("Flags = %v, want 0", e.p.Flags())
+	if e.P.Flags() != 0 {
+		t.Errorf("Flags = %v, want 0", e.P.Flags())
 	}
 }
 
@@ -304,16 +243,16 @@ func TestClosed(t *testing.T) {
 func TestTermFromIOCB(t *testing.T) {
 	e := newEnv(t, SetSize)
 	for i := 0; i < 3; i++ {
-		a, b := e.pair()
-		e.insert(a, func(int, any) { e.p.Term() })
-		e.th.WantRecv(a)
-		e.th.CantRecv(a)
+		a, b := e.Pair()
+		e.Insert(a, func(int, any) { e.P.Term() })
+		e.Th.WantRecv(a)
+		e.Th.CantRecv(a)
 		unix.Write(b, []byte{1})
 	}
-	if err := e.p.Poll(e.ctx.UpdateTime().Add(1000), false); err != nil {
+	if err := e.P.Poll(e.Ctx.UpdateTime().Add(1000), false); err != nil {
 		t.Errorf("Poll during which an iocb ran Term = %v", err)
 	}
-	if err := e.p.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
+	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
 		t.Errorf("next Poll = %v, want ErrClosed", err)
 	}
 }
