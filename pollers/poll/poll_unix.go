@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/closeq"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
@@ -33,14 +33,12 @@ type Poller struct {
 	waits   atomic.Uint64 // kernel waits
 	updates atomic.Uint64 // changes made to the array
 
-	// mu guards pend alone: Clo, which may run on any goroutine, queues
-	// removals there, and Poll applies them, taking mu only when npend
-	// says there are some. The pollfd array belongs to the polling goroutine,
-	// so a poll cycle takes no lock.
-	mu    sync.Mutex
-	npend atomic.Int32
-	arr   fdArray
-	pend  []closedFD // fds whose close hook ran, removed at the next cycle
+	// closing holds the fds whose close hook ran (on any goroutine),
+	// removed at the start of the next cycle. The pollfd array belongs to
+	// the polling goroutine, so a poll cycle takes no lock unless close
+	// hooks ran since the last one.
+	closing closeq.Queue
+	arr     fdArray
 
 	// Owned by the polling goroutine.
 	drop     []int      // fds to drop from the array after dispatching
@@ -48,10 +46,8 @@ type Poller struct {
 	start    int        // array index the next dispatch starts from
 }
 
-// closedFD is an fd with a generation: an fd whose close hook ran (only
-// the registration of that generation is removed, not one made since for a
-// new user of the same fd number), or an fd the kernel reported closed
-// (that generation of the fd is never polled again).
+// closedFD is an fd with a generation that the kernel reported closed:
+// that generation of the fd is never polled again.
 type closedFD struct {
 	fd  int
 	gen uint32
@@ -212,11 +208,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if p.closed.Load() {
 		return fmt.Errorf("poll: poll: %w", poller.ErrClosed)
 	}
-	if p.npend.Load() > 0 {
-		p.mu.Lock()
-		p.forgetClosedLocked()
-		p.mu.Unlock()
-	}
+	p.forgetClosed()
 	dropped := p.th.DrainUpdates(p, true)
 	if dropped > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
@@ -231,17 +223,14 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	return nil
 }
 
-// forgetClosedLocked removes the fds whose close hook ran since the last
-// cycle. p.mu must be held.
-func (p *Poller) forgetClosedLocked() {
-	for _, c := range p.pend {
-		if p.arr.removeGen(c.fd, c.gen) {
+// forgetClosed removes the fds whose close hook ran since the last cycle.
+func (p *Poller) forgetClosed() {
+	for _, c := range p.closing.Take() {
+		if p.arr.removeGen(c.FD, c.Gen) {
 			p.updates.Add(1)
-			p.tab.SetPolled(c.fd, p.tid, false, false)
+			p.tab.SetPolled(c.FD, p.tid, false, false)
 		}
 	}
-	p.pend = p.pend[:0]
-	p.npend.Store(0)
 }
 
 // dispatch reports the n ready entries of the array, at most p.max of
@@ -321,13 +310,7 @@ func (p *Poller) event(fd int, regGen uint32, re int16) {
 // iocb during this instance's dispatch, so it only queues the removal,
 // which the next cycle applies before calling the kernel.
 func (p *Poller) Clo(fd int, keepOpen bool) {
-	gen := p.tab.Gen(fd)
-	p.mu.Lock()
-	if !p.closed.Load() {
-		p.pend = append(p.pend, closedFD{fd, gen})
-		p.npend.Add(1)
-	}
-	p.mu.Unlock()
+	p.closing.Push(fd, p.tab.Gen(fd))
 }
 
 // Fork does nothing: poll keeps no kernel object that a child would share.
@@ -346,10 +329,8 @@ func (p *Poller) Term() error {
 	}
 	p.tab.SetCloseHook(p.tid, nil)
 	p.tab.ClearPolledBy(p.tid)
-	p.mu.Lock()
+	p.closing.Close()
 	p.arr.reset()
-	p.pend = nil
-	p.mu.Unlock()
 	p.drop, p.rejected = nil, nil
 	return nil
 }
@@ -363,12 +344,10 @@ func (p *Poller) Registered() ([]poller.Registration, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("poll: registered: %w", poller.ErrClosed)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	regs := make([]poller.Registration, 0, p.arr.len())
 	for i, pf := range p.arr.pfds {
 		fd, gen := int(pf.Fd), p.arr.gens[i]
-		if slices.Contains(p.pend, closedFD{fd, gen}) {
+		if p.closing.Contains(fd, gen) {
 			continue
 		}
 		regs = append(regs, poller.Registration{

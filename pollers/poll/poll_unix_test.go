@@ -181,9 +181,7 @@ func TestMigratedOnUpdate(t *testing.T) {
 	if err := th1.Takeover(a, e.Tab.Gen(a)); err != nil {
 		t.Fatal(err)
 	}
-	e.P.mu.Lock()
 	e.P.UpdateFD(a)
-	e.P.mu.Unlock()
 	if e.P.arr.len() != 0 {
 		t.Errorf("migrated fd still in the array")
 	}

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/closeq"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
@@ -32,14 +32,12 @@ type Poller struct {
 	waits   atomic.Uint64 // kernel waits
 	updates atomic.Uint64 // changes made to the sets
 
-	// mu guards pend alone: Clo, which may run on any goroutine, queues
-	// removals there, and Poll applies them, taking mu only when npend
-	// says there are some. The fd_sets belongs to the polling goroutine,
-	// so a poll cycle takes no lock.
-	mu    sync.Mutex
-	npend atomic.Int32
-	sets  fdSets
-	pend  []closedFD // fds whose close hook ran, removed at the next cycle
+	// closing holds the fds whose close hook ran (on any goroutine),
+	// removed at the start of the next cycle. The fd_sets belongs to
+	// the polling goroutine, so a poll cycle takes no lock unless close
+	// hooks ran since the last one.
+	closing closeq.Queue
+	sets    fdSets
 
 	// Owned by the polling goroutine.
 	trd, twr unix.FdSet   // the copies select overwrites
@@ -53,11 +51,8 @@ type Poller struct {
 	err      error        // first registration error of the cycle
 }
 
-// closedFD is an fd with a generation: an fd whose close hook ran (only
-// the registration of that generation is removed, not one made since for
-// a new user of the same fd number), or an fd refused by UpdateFD or
-// found closed by select (that generation of the fd is never watched
-// again).
+// closedFD is an fd with a generation that UpdateFD refused or select
+// found closed: that generation of the fd is never watched again.
 type closedFD struct {
 	fd  int
 	gen uint32
@@ -270,11 +265,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		return fmt.Errorf("select: poll: %w", poller.ErrClosed)
 	}
 	p.err = nil
-	if p.npend.Load() > 0 {
-		p.mu.Lock()
-		p.forgetClosedLocked()
-		p.mu.Unlock()
-	}
+	p.forgetClosed()
 	dropped := p.th.DrainUpdates(p, true)
 	if dropped > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
@@ -301,17 +292,14 @@ func (p *Poller) reportRefused() {
 	p.refused = p.refused[:0]
 }
 
-// forgetClosedLocked removes the fds whose close hook ran since the last
-// cycle. p.mu must be held.
-func (p *Poller) forgetClosedLocked() {
-	for _, c := range p.pend {
-		if p.sets.removeGen(c.fd, c.gen) {
+// forgetClosed removes the fds whose close hook ran since the last cycle.
+func (p *Poller) forgetClosed() {
+	for _, c := range p.closing.Take() {
+		if p.sets.removeGen(c.FD, c.Gen) {
 			p.updates.Add(1)
-			p.tab.SetPolled(c.fd, p.tid, false, false)
+			p.tab.SetPolled(c.FD, p.tid, false, false)
 		}
 	}
-	p.pend = p.pend[:0]
-	p.npend.Store(0)
 }
 
 // dispatch reports the fds of the last select: first those it found
@@ -373,13 +361,7 @@ func (p *Poller) dispatch() {
 // iocb during this instance's dispatch, so it only queues the removal,
 // which the next cycle applies before calling the kernel.
 func (p *Poller) Clo(fd int, keepOpen bool) {
-	gen := p.tab.Gen(fd)
-	p.mu.Lock()
-	if !p.closed.Load() {
-		p.pend = append(p.pend, closedFD{fd, gen})
-		p.npend.Add(1)
-	}
-	p.mu.Unlock()
+	p.closing.Push(fd, p.tab.Gen(fd))
 }
 
 // Fork does nothing: select keeps no kernel object that a child would
@@ -399,10 +381,8 @@ func (p *Poller) Term() error {
 	}
 	p.tab.SetCloseHook(p.tid, nil)
 	p.tab.ClearPolledBy(p.tid)
-	p.mu.Lock()
+	p.closing.Close()
 	p.sets.reset()
-	p.pend = nil
-	p.mu.Unlock()
 	p.ready, p.bad, p.refused, p.drop, p.rejected = nil, nil, nil, nil, nil
 	return nil
 }
@@ -416,12 +396,10 @@ func (p *Poller) Registered() ([]poller.Registration, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("select: registered: %w", poller.ErrClosed)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var regs []poller.Registration
 	for fd := 0; fd < p.sets.maxfd; fd++ {
 		recv, send, gen, ok := p.sets.lookup(fd)
-		if !ok || slices.Contains(p.pend, closedFD{fd, gen}) {
+		if !ok || p.closing.Contains(fd, gen) {
 			continue
 		}
 		regs = append(regs, poller.Registration{FD: fd, Recv: recv, Send: send, Gen: gen})
