@@ -198,3 +198,41 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		})
 	}
 }
+
+// minimal hides every optional interface of the wrapped poller, as a
+// third-party backend without introspection or counters would look.
+type minimal struct{ poller.Poller }
+
+// TestMinimalBackendPassesOrSkipsByName: a backend offering only the
+// Poller interface passes every check that does not need an optional
+// capability, and each skip names the capability it lacks.
+func TestMinimalBackendPassesOrSkipsByName(t *testing.T) {
+	b := epoll.Backend
+	b.Name = "minimal-epoll"
+	b.New = func(ctx *poller.Context) (poller.Poller, error) {
+		p, err := epoll.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m := minimal{p}
+		ctx.Table.SetCloseHook(ctx.Thread.ID(), m)
+		return m, nil
+	}
+	skipped := 0
+	for _, c := range checks {
+		r := runCheck(t, c.name, b)
+		switch {
+		case r.failed:
+			t.Errorf("%s failed on a backend without optional interfaces: %s", c.name, strings.Join(r.msgs, "; "))
+		case r.skipped:
+			skipped++
+			msg := strings.Join(r.msgs, "; ")
+			if !strings.Contains(msg, "conformance.UpdateCounter") && !strings.Contains(msg, "conformance.WaitCounter") {
+				t.Errorf("%s skipped without naming a missing capability: %s", c.name, msg)
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Errorf("no check skipped, but the backend hides UpdateCounter and WaitCounter")
+	}
+}
