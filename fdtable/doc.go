@@ -17,8 +17,10 @@
 // any goroutine, whose changes always go to the shared list.
 //
 // Backends consume both lists with [Thread.DrainUpdates], report kernel
-// events with [Thread.UpdateEvents], and record what they registered in the
-// polled masks ([Table.SetPolled]).
+// events with [Thread.Dispatch] (which drops events for closed fds, for a
+// previous user of the fd number, and for fds that moved to another thread,
+// then applies [Thread.UpdateEvents]), and record what they registered in
+// the polled masks ([Table.SetPolled]).
 //
 // Deviations from HAProxy 2.2, each deliberate:
 //   - every Insert bumps a per-fd generation ([Table.Gen]); backends tag

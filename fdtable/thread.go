@@ -257,6 +257,47 @@ func (th *Thread) UpdateEvents(fd int, evts State) bool {
 	if e == nil {
 		return false
 	}
+	return th.updateEvents(e, fd, evts)
+}
+
+// Outcome is what [Thread.Dispatch] did with a kernel event.
+type Outcome uint8
+
+const (
+	// Delivered: the event was applied to the fd (UpdateEvents ran).
+	Delivered Outcome = iota
+	// Dead: the fd is not in the table (count it in poll_dead_fd).
+	Dead
+	// Stale: the fd is open but its generation is not the one the
+	// registration was made for: the event belongs to a previous user of
+	// the fd number and was dropped (count it in poll_stale_fd).
+	Stale
+	// Migrated: the fd belongs to other threads now; the backend should
+	// forget it (count it in poll_skip_fd).
+	Migrated
+)
+
+// Dispatch is what a backend calls for each kernel event: in one lookup it
+// checks that fd is open, that gen (the generation the backend tagged its
+// registration with) is still the fd's, and that the fd still belongs to
+// this thread, then applies the event as [Thread.UpdateEvents] does. The
+// outcome tells the backend which counter to bump and whether to forget
+// the registration.
+func (th *Thread) Dispatch(fd int, gen uint32, evts State) Outcome {
+	e := th.t.open(fd)
+	switch {
+	case e == nil:
+		return Dead
+	case e.gen.Load() != gen:
+		return Stale
+	case e.thread.Load()&th.bit == 0:
+		return Migrated
+	}
+	th.updateEvents(e, fd, evts)
+	return Delivered
+}
+
+func (th *Thread) updateEvents(e *entry, fd int, evts State) bool {
 	st := State(e.state.Load())
 	nev := legacy(evts, st)
 	stop := mustStop(evts, st)

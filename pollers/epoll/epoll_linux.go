@@ -233,29 +233,24 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	act := &p.ctx.Activity
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
+		if ev.Events&unix.EPOLLRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
+			// Set before the callback runs: it may read the flags.
+			p.flags.Or(uint32(poller.FlagRDHUP))
+		}
 		fd := int(ev.Fd)
-		gen, open := p.tab.OpenGen(fd)
-		if !open {
+		switch p.th.Dispatch(fd, uint32(ev.Pad), Translate(ev.Events)) {
+		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
-			continue
-		}
-		if gen != uint32(ev.Pad) {
+		case fdtable.Stale:
 			act.PollStaleFD.Add(1)
-			continue
-		}
-		if p.tab.ThreadMask(fd)&p.bit == 0 {
-			// Migrated to another thread: forget it here.
+		case fdtable.Migrated:
+			// Moved to another thread: forget it here.
 			act.PollSkipFD.Add(1)
 			if err := p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0); err != nil && p.err == nil {
 				p.err = err
 			}
 			p.tab.SetPolled(fd, p.tid, false, false)
-			continue
 		}
-		if ev.Events&unix.EPOLLRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
-			p.flags.Or(uint32(poller.FlagRDHUP))
-		}
-		p.th.UpdateEvents(fd, Translate(ev.Events))
 	}
 	return p.err
 }

@@ -273,37 +273,38 @@ func (p *Poller) dispatch(n int) {
 // event handles the revents of fd, registered with generation regGen.
 func (p *Poller) event(fd int, regGen uint32, re int16) {
 	act := &p.ctx.Activity
-	gen, open := p.tab.OpenGen(fd)
-	switch {
-	case !open:
+	nval := re&unix.POLLNVAL != 0
+	evts := Translate(re)
+	if nval {
+		evts = fdtable.ErrRW
+	} else if re&pollRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
+		// Set before the callback runs: it may read the flags.
+		p.flags.Or(uint32(poller.FlagRDHUP))
+	}
+	switch p.th.Dispatch(fd, regGen, evts) {
+	case fdtable.Dead:
 		act.PollDeadFD.Add(1)
 		p.drop = append(p.drop, fd)
-		return
-	case gen != regGen:
+	case fdtable.Stale:
 		// The fd number was closed and reused since it was registered:
 		// the event was meant for its previous user.
 		act.PollStaleFD.Add(1)
 		p.drop = append(p.drop, fd)
-		return
-	case p.tab.ThreadMask(fd)&p.bit == 0:
+	case fdtable.Migrated:
 		act.PollSkipFD.Add(1)
 		p.drop = append(p.drop, fd)
-		return
-	case re&unix.POLLNVAL != 0:
-		// Closed behind the table's back: tell the owner, and stop
-		// polling it, or every later poll would return at once. The
-		// error event queues a lazy-stop update (nobody wants writes);
-		// rejected keeps that update from adding the fd back.
-		act.PollDeadFD.Add(1)
-		p.drop = append(p.drop, fd)
-		p.rejected = append(p.rejected, closedFD{fd, gen})
-		p.th.UpdateEvents(fd, fdtable.ErrRW)
-		return
+	case fdtable.Delivered:
+		if nval {
+			// Closed behind the table's back: the owner was told
+			// (ERR_RW); stop polling it, or every later poll would
+			// return at once. The error event queued a lazy-stop
+			// update (nobody wants writes); rejected keeps that update
+			// from adding the fd back.
+			act.PollDeadFD.Add(1)
+			p.drop = append(p.drop, fd)
+			p.rejected = append(p.rejected, closedFD{fd, regGen})
+		}
 	}
-	if re&pollRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
-		p.flags.Or(uint32(poller.FlagRDHUP))
-	}
-	p.th.UpdateEvents(fd, Translate(re))
 }
 
 // Clo is the close hook. It may run on any goroutine, including from an

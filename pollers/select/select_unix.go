@@ -285,9 +285,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 // its owner learns that it will never be polled.
 func (p *Poller) reportRefused() {
 	for _, r := range p.refused {
-		if gen, open := p.tab.OpenGen(r.fd); open && gen == r.gen && p.tab.ThreadMask(r.fd)&p.bit != 0 {
-			p.th.UpdateEvents(r.fd, fdtable.ErrRW)
-		}
+		p.th.Dispatch(r.fd, r.gen, fdtable.ErrRW)
 	}
 	p.refused = p.refused[:0]
 }
@@ -318,9 +316,7 @@ func (p *Poller) dispatch() {
 		act.PollDeadFD.Add(1)
 		p.drop = append(p.drop, fd)
 		p.rejected = append(p.rejected, closedFD{fd, regGen})
-		if gen, open := p.tab.OpenGen(fd); open && gen == regGen && p.tab.ThreadMask(fd)&p.bit != 0 {
-			p.th.UpdateEvents(fd, fdtable.ErrRW)
-		}
+		p.th.Dispatch(fd, regGen, fdtable.ErrRW)
 	}
 	p.bad = p.bad[:0]
 
@@ -328,21 +324,18 @@ func (p *Poller) dispatch() {
 	gens := p.sets.gens // an iocb may Term the instance, which resets p.sets
 	for _, r := range p.ready {
 		fd := r.fd
-		gen, open := p.tab.OpenGen(fd)
-		switch {
-		case !open:
+		switch p.th.Dispatch(fd, gens[fd], Translate(r.recv, r.send)) {
+		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 			p.drop = append(p.drop, fd)
-		case gen != gens[fd]:
+		case fdtable.Stale:
 			// The fd number was closed and reused since it was
 			// registered: the event was meant for its previous user.
 			act.PollStaleFD.Add(1)
 			p.drop = append(p.drop, fd)
-		case p.tab.ThreadMask(fd)&p.bit == 0:
+		case fdtable.Migrated:
 			act.PollSkipFD.Add(1)
 			p.drop = append(p.drop, fd)
-		default:
-			p.th.UpdateEvents(fd, Translate(r.recv, r.send))
 		}
 	}
 
