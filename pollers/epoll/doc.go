@@ -11,6 +11,16 @@
 // generation is no longer the fd's is dropped and counted, never delivered
 // to the fd number's new user.
 //
+// epoll registers files, not fd numbers: a file closed through the table
+// while another descriptor keeps it open (a dup, a child's inherited copy
+// of an fd not marked cloned) stays registered, and a readable one would
+// be reported on every cycle with no way to remove it by number (the busy
+// loop of libuv #4323). When the same dead registration is reported on
+// three consecutive cycles the instance rebuilds its epoll set from the
+// polled masks ([Poller.Rebuilds] counts it). Marking such fds cloned
+// (fdtable.Table.MarkCloned) avoids it altogether: they are deregistered
+// before close.
+//
 // Importing the package registers the backend as "epoll" with preference
 // 300. [New] builds an instance directly, without the registry.
 package epoll

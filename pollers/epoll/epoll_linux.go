@@ -29,7 +29,26 @@ type Poller struct {
 	events []unix.EpollEvent
 	err    error // first registration error of the cycle
 	fds    []int // scratch for Fork and Term
+
+	// Zombie registrations: a file closed through the table while another
+	// descriptor (a dup, a child's copy) keeps it open stays registered
+	// in epoll, and level-triggered, it is reported on every cycle with no
+	// way to remove it by fd number. Events for closed or reused fds seen
+	// on consecutive cycles for the same registration make the instance
+	// rebuild itself from the polled masks, instead of spinning.
+	zombies, prevZombies []zombie
+	zombieRuns           int
+	rebuilds             atomic.Uint64
 }
+
+type zombie struct{ fd, gen int32 }
+
+// zombieCap bounds the zombies remembered per cycle.
+const zombieCap = 16
+
+// zombieCycles is how many consecutive cycles must report the same dead
+// registration before the instance is rebuilt.
+const zombieCycles = 3
 
 var (
 	_ poller.Poller       = (*Poller)(nil)
@@ -55,6 +74,9 @@ func New(ctx *poller.Context) (*Poller, error) {
 		tid:    ctx.Thread.ID(),
 		bit:    ctx.Thread.Bit(),
 		events: make([]unix.EpollEvent, ctx.EventsPerPoll()),
+
+		zombies:     make([]zombie, 0, zombieCap),
+		prevZombies: make([]zombie, 0, zombieCap),
 	}
 	p.epfd.Store(int32(epfd))
 	p.flags.Store(uint32(staticFlags))
@@ -241,8 +263,10 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		switch p.th.Dispatch(fd, uint32(ev.Pad), Translate(ev.Events)) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
+			p.noteZombie(ev)
 		case fdtable.Stale:
 			act.PollStaleFD.Add(1)
+			p.noteZombie(ev)
 		case fdtable.Migrated:
 			// Moved to another thread: forget it here.
 			act.PollSkipFD.Add(1)
@@ -252,8 +276,51 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			p.tab.SetPolled(fd, p.tid, false, false)
 		}
 	}
+	if p.checkZombies() {
+		p.rebuilds.Add(1)
+		if err := p.rebuild("rebuild"); err != nil && p.err == nil {
+			p.err = err
+		}
+	}
 	return p.err
 }
+
+func (p *Poller) noteZombie(ev *unix.EpollEvent) {
+	if len(p.zombies) < cap(p.zombies) {
+		p.zombies = append(p.zombies, zombie{ev.Fd, ev.Pad})
+	}
+}
+
+// checkZombies ends a cycle's zombie bookkeeping and reports whether the
+// same dead registration has now been reported on zombieCycles
+// consecutive cycles.
+func (p *Poller) checkZombies() bool {
+	again := false
+	for _, z := range p.zombies {
+		for _, y := range p.prevZombies {
+			if z == y {
+				again = true
+			}
+		}
+	}
+	if again {
+		p.zombieRuns++
+	} else {
+		p.zombieRuns = 0
+	}
+	p.prevZombies, p.zombies = p.zombies, p.prevZombies[:0]
+	if p.zombieRuns >= zombieCycles-1 {
+		p.zombieRuns = 0
+		p.prevZombies = p.prevZombies[:0]
+		return true
+	}
+	return false
+}
+
+// Rebuilds returns how many times the instance replaced its epoll fd to
+// drop registrations of files closed through the table but kept open
+// elsewhere (not counting Fork).
+func (p *Poller) Rebuilds() uint64 { return p.rebuilds.Load() }
 
 // Clo is the close hook: for an fd shared with another process (cloned by
 // fork) or kept open (fdtable Remove), closing would not remove the
@@ -269,14 +336,18 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 // Fork replaces the epoll instance by a new one (an epoll instance is
 // shared with the parent across fork) and re-applies every registration
 // this thread's polled masks record, so events keep arriving.
-func (p *Poller) Fork() error {
+func (p *Poller) Fork() error { return p.rebuild("fork") }
+
+// rebuild replaces the epoll instance by a new one holding exactly the
+// registrations the polled masks record for this thread.
+func (p *Poller) rebuild(op string) error {
 	old := int(p.epfd.Load())
 	if old < 0 {
-		return fmt.Errorf("epoll: fork: %w", poller.ErrClosed)
+		return fmt.Errorf("epoll: %s: %w", op, poller.ErrClosed)
 	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("epoll: fork: %w", os.NewSyscallError("epoll_create1", err))
+		return fmt.Errorf("epoll: %s: %w", op, os.NewSyscallError("epoll_create1", err))
 	}
 	p.epfd.Store(int32(epfd))
 	unix.Close(old)

@@ -2,6 +2,7 @@ package epoll_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
@@ -78,5 +79,92 @@ func TestModOfForgottenFDIsRepaired(t *testing.T) {
 	}
 	if len(regs) != 1 || regs[0].FD != e.a || !regs[0].Recv || !regs[0].Send {
 		t.Errorf("kernel registrations = %+v, want fd %d for reading and writing", regs, e.a)
+	}
+}
+
+// TestZombieRegistrationDoesNotSpin: a registered file closed through the
+// table while a dup keeps it open stays in the epoll set (epoll tracks
+// files, not fd numbers) and, being readable, would be reported on every
+// cycle (libuv #4323). The instance notices the same dead registration on
+// consecutive cycles, rebuilds itself from the polled masks, and the
+// cycles after that wait for their timeout again.
+func TestZombieRegistrationDoesNotSpin(t *testing.T) {
+	e := newEnv(t)
+	d, err := unix.Dup(e.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	if err := e.th.Delete(e.a); err != nil { // not cloned: no DEL before close
+		t.Fatal(err)
+	}
+	unix.Write(e.b, []byte("x"))
+	for i := 0; i < 5; i++ {
+		if err := e.p.Poll(e.ctx.UpdateTime().Add(50), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.p.Rebuilds(); got != 1 {
+		t.Fatalf("Rebuilds = %d, want 1", got)
+	}
+	if got := e.ctx.Activity.PollDeadFD.Load(); got != 3 {
+		t.Errorf("poll_dead_fd = %d, want 3 (the cycles before the rebuild)", got)
+	}
+	regs, err := e.p.Registered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(regs) != 0 {
+		t.Errorf("registrations after the rebuild = %+v, want none", regs)
+	}
+	start := time.Now()
+	if err := e.p.Poll(e.ctx.UpdateTime().Add(50), false); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 50*time.Millisecond {
+		t.Errorf("a cycle after the rebuild returned after %v, before its 50 ms timer", el)
+	}
+}
+
+// TestDeadEventsFromChurnDoNotRebuild: an fd deleted by another fd's
+// callback in the same batch yields one dead event, once; a dead event
+// on every cycle from such ordinary churn never triggers a rebuild.
+func TestDeadEventsFromChurnDoNotRebuild(t *testing.T) {
+	e := newEnv(t)
+	pair := func() [2]int {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [2]int{fds[0], fds[1]}
+	}
+	for round := 0; round < 6; round++ {
+		killer, victim := pair(), pair()
+		e.th.Insert(victim[0], nil, func(int, any) {}, e.th.Bit())
+		e.th.Insert(killer[0], nil, func(fd int, _ any) {
+			e.th.Delete(victim[0])
+			e.th.Delete(fd)
+		}, e.th.Bit())
+		for _, fd := range []int{victim[0], killer[0]} {
+			e.th.WantRecv(fd)
+			e.th.CantRecv(fd)
+		}
+		if err := e.p.Poll(poller.Eternity, true); err != nil {
+			t.Fatal(err)
+		}
+		// The killer becomes ready first, so it comes first in the batch.
+		unix.Write(killer[1], []byte("x"))
+		unix.Write(victim[1], []byte("x"))
+		if err := e.p.Poll(e.ctx.UpdateTime().Add(50), false); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(killer[1])
+		unix.Close(victim[1])
+	}
+	if got := e.ctx.Activity.PollDeadFD.Load(); got != 6 {
+		t.Fatalf("poll_dead_fd = %d, want one per round (6)", got)
+	}
+	if got := e.p.Rebuilds(); got != 0 {
+		t.Errorf("Rebuilds = %d after ordinary closes, want 0", got)
 	}
 }
