@@ -53,6 +53,7 @@ var checks = []check{
 	{"FDReuseNoStaleEvent", testFDReuse},
 	{"RemoveDeregisters", testRemoveDeregisters},
 	{"ClonedFDDeregisteredOnDelete", testClonedDelete},
+	{"DupedFDDeleteNoBusyLoop", testDupedDelete},
 	{"ForkKeepsDelivering", testFork},
 	{"TermNoLeak", testTermNoLeak},
 	{"ConcurrentUpdates", testConcurrentUpdates},
@@ -872,6 +873,44 @@ func testClonedDelete(h *harness) {
 			h.t.Errorf("thread %d: events for a deleted cloned fd: poll_dead_fd %d, poll_stale_fd %d; it must be deregistered before close on every thread", c.tid, d, s)
 		}
 	}
+}
+
+// testDupedDelete: an fd deleted through the table while a dup keeps its
+// file open (and readable) must not make every later cycle return at once
+// (libuv #4323). A backend may report it dead a few times before it
+// recovers, no more.
+func testDupedDelete(h *harness) {
+	tc := h.thread(0)
+	a, b := h.pair()
+	h.insert(tc, a, &recorder{}, 0)
+	h.must(tc.th.WantRecv(a))
+	h.poll(tc, poller.Eternity, true)
+	dup, err := unix.Dup(a)
+	if err != nil {
+		h.t.Fatalf("dup: %v", err)
+	}
+	h.fds[dup] = true
+	h.must(tc.th.Delete(a)) // not marked cloned
+	h.forget(a)
+	h.write(b, 1)
+	const cycles, waitMS, spins = 8, 20, 3
+	start := time.Now()
+	for i := 0; i < cycles; i++ {
+		// Not h.poll: until the backend recovers, the kernel legitimately
+		// holds a registration no polled mask records.
+		if err := tc.p.Poll(tc.ctx.UpdateTime().Add(waitMS), false); err != nil {
+			h.t.Fatalf("unexpected Poll error: %v", err)
+		}
+	}
+	if el, min := time.Since(start), (cycles-spins)*waitMS*time.Millisecond; el < min {
+		h.t.Errorf("%d cycles with a %d ms timer took %s, want >= %s: the deleted fd's file keeps waking the poller", cycles, waitMS, ms(el), ms(min))
+	}
+	act := &tc.ctx.Activity
+	if d, s := act.PollDeadFD.Load(), act.PollStaleFD.Load(); d+s > spins {
+		h.t.Errorf("poll_dead_fd %d + poll_stale_fd %d over %d cycles, want at most %d", d, s, cycles, spins)
+	}
+	// Recovered: the kernel holds nothing the masks do not record.
+	h.checkKernel()
 }
 
 func testFork(h *harness) {
