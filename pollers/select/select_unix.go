@@ -145,9 +145,9 @@ func Translate(inRead, inWrite bool) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to the instance's sets. It is
-// called by fdtable.Thread.DrainUpdates on the polling goroutine. An fd that would
-// have to be added at or above FD_SETSIZE is refused: the cycle returns
-// the error and the fd's owner gets an ERR_RW event.
+// called by fdtable.Thread.DrainUpdates on the polling goroutine. An fd
+// that would have to be added at or above FD_SETSIZE is refused: the cycle
+// returns the error and the fd's owner gets an ERR_RW event.
 func (p *Poller) UpdateFD(fd int) {
 	gen, open := p.tab.OpenGen(fd)
 	ours := p.tab.ThreadMask(fd)&p.bit != 0
