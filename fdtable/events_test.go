@@ -2,12 +2,14 @@ package fdtable_test
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // TestUpdateEvents covers reference §4.10 and §15 E 42-45 with quirk Q1
@@ -182,10 +184,12 @@ func TestUpdateEvents(t *testing.T) {
 			}},
 		},
 		{
-			name: "migrated/iocb_not_called_no_stop", mask: 0x2, st: 0x01, thread: 0,
+			// An event seen by a thread the fd no longer belongs to
+			// changes nothing: the owner's poller reports its own.
+			name: "migrated/nothing_applied_no_stop", mask: 0x2, st: 0x01, thread: 0,
 			evts: []fdtable.State{rR | rW},
 			want: result{Called: []bool{false}, Iocbs: 0, Obs: observed{
-				Snap:   fdSnap{Open: true, State: 0x23, Ev: in | out, Thread: 0x2, Links: notListed, Gen: 1},
+				Snap:   fdSnap{Open: true, State: 0x01, Ev: 0, Thread: 0x2, Links: notListed, Gen: 1},
 				Local0: none, Local1: none, Shared: none, Used: 1,
 			}},
 		},
@@ -403,20 +407,19 @@ func TestDeleteFromOwnIOCB(t *testing.T) {
 	}
 }
 
-// TestDeleteWaitsForRunningIOCB: Delete from another thread waits until
-// the iocb running on the fd returns.
-func TestDeleteWaitsForRunningIOCB(t *testing.T) {
+// TestDeleteDefersCloseToRunningIOCB: Delete from another thread while an
+// iocb runs on the fd returns at once (it would deadlock if that iocb
+// waited for the deleting thread), the fd leaves the table at once, and it
+// is closed only when the running iocb returns, so the iocb never works on
+// a closed or reused fd number.
+func TestDeleteDefersCloseToRunningIOCB(t *testing.T) {
 	e := newEnv(t, 0)
-	var inside, sawClosed atomic.Bool
-	entered := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var closedInside atomic.Bool
 	if err := e.th[0].Insert(e.fd, nil, func(fd int, _ any) {
-		inside.Store(true)
 		close(entered)
-		time.Sleep(50 * time.Millisecond)
-		if !e.tab.IsOpen(fd) {
-			sawClosed.Store(true)
-		}
-		inside.Store(false)
+		<-release
+		closedInside.Store(fdIsClosed(fd))
 	}, 0x3); err != nil {
 		t.Fatal(err)
 	}
@@ -427,15 +430,87 @@ func TestDeleteWaitsForRunningIOCB(t *testing.T) {
 		e.th[0].UpdateEvents(e.fd, fdtable.ReadyR)
 	}()
 	<-entered
-	if err := e.sp.delete(e.th[1]); err != nil {
-		t.Fatal(err)
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.sp.delete(e.th[1]) }()
+	select {
+	case err := <-deleted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("Delete waited for the iocb running on another thread")
 	}
-	if inside.Load() {
-		t.Error("Delete returned while the iocb was running")
+	if e.tab.IsOpen(e.fd) || e.tab.Used() != 0 {
+		t.Error("fd still in the table after Delete returned")
 	}
+	if fdIsClosed(e.fd) {
+		t.Error("fd closed while its iocb was still running")
+	}
+	if err := e.th[1].Insert(e.fd, nil, nil, 0x2); !errors.Is(err, fdtable.ErrInUse) {
+		t.Errorf("Insert during the deferred close: %v, want ErrInUse", err)
+	}
+	close(release)
 	<-done
-	if sawClosed.Load() {
+	if closedInside.Load() {
 		t.Error("iocb saw its fd closed while running")
+	}
+	if !fdIsClosed(e.fd) {
+		t.Error("fd not closed after the last iocb returned")
+	}
+}
+
+// TestCrossDeleteFromIOCBs: two threads each run an iocb that deletes the
+// fd the other one is running. Waiting for the other's iocb would deadlock
+// both; both Deletes must return and both fds end closed.
+func TestCrossDeleteFromIOCBs(t *testing.T) {
+	tab, ths := newTable(t, 2)
+	var fds [2]int
+	for i := range fds {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(p[1]) })
+		fds[i] = p[0]
+	}
+	var both sync.WaitGroup
+	both.Add(2)
+	errs := make([]error, 2)
+	for i := range fds {
+		if err := ths[i].Insert(fds[i], i, func(fd int, owner any) {
+			me := owner.(int)
+			both.Done()
+			both.Wait() // both iocbs are running now
+			errs[me] = ths[me].Delete(fds[1-me])
+		}, uint64(1)<<i); err != nil {
+			t.Fatal(err)
+		}
+		if err := ths[i].WantRecv(fds[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{}, 2)
+	for i := range fds {
+		go func() {
+			ths[i].UpdateEvents(fds[i], fdtable.ReadyR)
+			done <- struct{}{}
+		}()
+	}
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("iocbs deleting each other's fd deadlocked")
+		}
+	}
+	for i, fd := range fds {
+		if errs[i] != nil {
+			t.Errorf("Delete from iocb %d: %v", i, errs[i])
+		}
+		if !fdIsClosed(fd) || tab.IsOpen(fd) {
+			t.Errorf("fd %d not deleted and closed", fd)
+		}
 	}
 }
 

@@ -9,7 +9,8 @@ import (
 // printer is a toy backend: it shows what a real one would register.
 type printer struct{ tab *fdtable.Table }
 
-func (p printer) UpdateFD(fd int) {
+func (p printer) UpdateFD(up fdtable.Update) {
+	fd := up.FD
 	fmt.Printf("update fd %d: state %v\n", fd, p.tab.State(fd))
 }
 

@@ -7,3 +7,11 @@ const (
 	ChunkEntries = chunkSize
 	ChunkBytes   = unsafe.Sizeof(chunk{})
 )
+
+// SetDispatchHook sets the hook run inside Dispatch between its first
+// checks and the delivery, and returns a function restoring it.
+func SetDispatchHook(f func(fd int)) (restore func()) {
+	old := testHookDispatch
+	testHookDispatch = f
+	return func() { testHookDispatch = old }
+}

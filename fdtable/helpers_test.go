@@ -135,7 +135,8 @@ type recUpdater struct {
 	state []fdtable.State
 }
 
-func (u *recUpdater) UpdateFD(fd int) {
+func (u *recUpdater) UpdateFD(up fdtable.Update) {
+	fd := up.FD
 	u.fds = append(u.fds, fd)
 	if u.tab != nil {
 		u.state = append(u.state, u.tab.State(fd))
@@ -151,7 +152,7 @@ func (u *recUpdater) take() []int {
 // nopUpdater does nothing.
 type nopUpdater struct{}
 
-func (nopUpdater) UpdateFD(int) {}
+func (nopUpdater) UpdateFD(fdtable.Update) {}
 
 // hookCall is one recorded CloseHook call.
 type hookCall struct {

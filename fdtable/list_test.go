@@ -292,7 +292,8 @@ type reentrantUpdater struct {
 	seen  []int
 }
 
-func (u *reentrantUpdater) UpdateFD(fd int) {
+func (u *reentrantUpdater) UpdateFD(up fdtable.Update) {
+	fd := up.FD
 	u.seen = append(u.seen, fd)
 	if fd != u.other {
 		u.th.WantSend(u.other)
@@ -396,34 +397,26 @@ func TestExternalDrain(t *testing.T) {
 	}
 }
 
-// TestStrayBitEntryCollected: a non-owner's lazy stop puts its bit on a
-// listed fd; once the owner acknowledged the entry and the non-owner's
-// local drain cleared its bit, the entry has nothing pending and must not
-// stay on the shared list forever.
-func TestStrayBitEntryCollected(t *testing.T) {
+// TestIdleEntryCollected: a listed entry with nothing pending for anyone
+// (an owner acknowledged it between another goroutine's mask change and its
+// list add, which re-adds it) must not stay on the shared list forever:
+// the next drain by any thread takes it off.
+func TestIdleEntryCollected(t *testing.T) {
 	e := newEnv(t, 0x2)
-	e.do("WantRecv", e.ext.WantRecv) // update 0x2, listed
-	e.do("StopRecv", e.ext.StopRecv) // inactive: events are unwanted
-	// Thread 0's poller still reports the fd (registered in a previous
-	// life): lazy stop, on thread 0's local list with a stray bit.
-	e.th[0].UpdateEvents(e.fd, fdtable.ReadyR)
-	if m := e.tab.UpdateMask(e.fd); m != 0x3 {
-		t.Fatalf("update mask %#x after stray lazy stop, want 0x3", m)
+	if err := e.tab.AddToSharedList(e.fd); err != nil {
+		t.Fatal(err)
 	}
-	if got := e.drain(1, true); len(got) != 1 {
-		t.Errorf("owner drain updated %v, want the fd", got)
+	if m := e.tab.UpdateMask(e.fd); m != 0 {
+		t.Fatalf("update mask %#x, want 0", m)
 	}
-	if !e.tab.Listed(e.fd) {
-		t.Fatal("entry left the list while thread 0's bit was pending")
-	}
-	if got := e.drain(0, true); len(got) != 1 {
-		t.Errorf("thread 0 drain updated %v, want the fd once (local entry)", got)
+	if got := e.drain(0, true); len(got) != 0 {
+		t.Errorf("drain updated %v, want nothing", got)
 	}
 	want := observed{
-		Snap:   fdSnap{Open: true, State: 0x22, Ev: fdtable.PollIn, Thread: 0x2, Links: notListed, Gen: 1},
+		Snap:   fdSnap{Open: true, State: 0x22, Thread: 0x2, Links: fdtable.ListLinks{Next: -3, Prev: -1}, Gen: 1},
 		Local0: none, Local1: none, Shared: none, Used: 1,
 	}
 	if diff := cmp.Diff(want, e.observe()); diff != "" {
-		t.Errorf("after drains (-want +got):\n%s", diff)
+		t.Errorf("after drain (-want +got):\n%s", diff)
 	}
 }

@@ -222,6 +222,10 @@ func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
 	if !f.open {
 		return false
 	}
+	bit := tidBit(tid)
+	if bit != 0 && f.thread&bit == 0 {
+		return false // migrated: nothing applied, no callback, no lazy stop
+	}
 	st := f.state
 	var nev fdtable.PollEv
 	if evts&fdtable.ReadyR != 0 {
@@ -252,12 +256,8 @@ func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
 	if f.ev&(fdtable.PollOut|fdtable.PollErr) != 0 {
 		f.state |= fdtable.ReadyW
 	}
-	bit := tidBit(tid)
 	called := false
 	if f.state&fdtable.ActiveRW != 0 && bit != 0 {
-		if f.thread&bit == 0 {
-			return false // migrated: no callback, no lazy stop
-		}
 		if f.act != actNil {
 			called = true
 			m.iocbs++
@@ -311,6 +311,7 @@ func (m *model) drain(tid int, perThread bool) (updated []int, dropped int) {
 			}
 			if f.update&m.all == 0 {
 				m.listRemove(int(cur))
+				f.update &= m.all // bits of threads that do not exist
 			}
 			glob = append(glob, int(cur))
 		} else if f.update == 0 {

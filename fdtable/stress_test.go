@@ -22,7 +22,8 @@ type stressUpdater struct {
 	calls int
 }
 
-func (u *stressUpdater) UpdateFD(fd int) {
+func (u *stressUpdater) UpdateFD(up fdtable.Update) {
+	fd := up.FD
 	i := fd - stressBase
 	u.seen[i] = u.seq.Load()
 	u.reg[i] = u.tab.State(fd) & fdtable.ActiveRW

@@ -8,7 +8,8 @@ import (
 )
 
 // Activity holds one thread's activity counters, with the names of HAProxy
-// 2.2's "show activity" (reference §10). Counters are 32-bit and wrap. They
+// 2.2's "show activity" (struct activity), plus evpoll's own
+// poll_stale_fd and poll_err_fd. Counters are 32-bit and wrap. They
 // are updated by the owning thread and may be read from any goroutine.
 type Activity struct {
 	CtxSw      atomic.Uint32 // task and tasklet executions
@@ -27,8 +28,11 @@ type Activity struct {
 	// matches the fd's (an earlier user of the same fd number). evpoll
 	// only; HAProxy 2.2 has no generations.
 	PollStaleFD atomic.Uint32
-	Accepted    atomic.Uint32 // connections accepted by this thread
-	FDTakeover  atomic.Uint32 // successful fd takeovers
+	// PollErrFD counts fds the kernel refused to watch, whose owners got
+	// an error event instead (see [Context.FailFD]). evpoll only.
+	PollErrFD  atomic.Uint32
+	Accepted   atomic.Uint32 // connections accepted by this thread
+	FDTakeover atomic.Uint32 // successful fd takeovers
 }
 
 // Counter is one named counter value.
@@ -53,6 +57,7 @@ func (a *Activity) Counters() []Counter {
 		{"poll_dead_fd", a.PollDeadFD.Load()},
 		{"poll_skip_fd", a.PollSkipFD.Load()},
 		{"poll_stale_fd", a.PollStaleFD.Load()},
+		{"poll_err_fd", a.PollErrFD.Load()},
 		{"accepted", a.Accepted.Load()},
 		{"fd_takeover", a.FDTakeover.Load()},
 	}

@@ -12,7 +12,7 @@ import (
 func fill(a *Activity, base uint32) {
 	for i, c := range []interface{ Store(uint32) }{
 		&a.CtxSw, &a.TaskSw, &a.EmptyRQ, &a.LongRQ, &a.Loops, &a.WakeTasks, &a.WakeSignal,
-		&a.PollIO, &a.PollExp, &a.PollDropFD, &a.PollDeadFD, &a.PollSkipFD, &a.PollStaleFD,
+		&a.PollIO, &a.PollExp, &a.PollDropFD, &a.PollDeadFD, &a.PollSkipFD, &a.PollStaleFD, &a.PollErrFD,
 		&a.Accepted, &a.FDTakeover,
 	} {
 		c.Store(base + uint32(i) + 1)
@@ -23,7 +23,7 @@ func fill(a *Activity, base uint32) {
 // evpoll's poll_stale_fd after poll_skip_fd.
 var activityOrder = []string{
 	"ctxsw", "tasksw", "empty_rq", "long_rq", "loops", "wake_tasks", "wake_signal",
-	"poll_io", "poll_exp", "poll_drop_fd", "poll_dead_fd", "poll_skip_fd", "poll_stale_fd",
+	"poll_io", "poll_exp", "poll_drop_fd", "poll_dead_fd", "poll_skip_fd", "poll_stale_fd", "poll_err_fd",
 	"accepted", "fd_takeover",
 }
 
@@ -63,8 +63,9 @@ poll_drop_fd: 10
 poll_dead_fd: 11
 poll_skip_fd: 12
 poll_stale_fd: 13
-accepted: 14
-fd_takeover: 15
+poll_err_fd: 14
+accepted: 15
+fd_takeover: 16
 `
 	if buf.String() != want {
 		t.Errorf("one thread:\n%s\nwant:\n%s", buf.String(), want)
@@ -101,6 +102,7 @@ poll_drop_fd: 0 [ 0 0 ]
 poll_dead_fd: 0 [ 0 0 ]
 poll_skip_fd: 0 [ 0 0 ]
 poll_stale_fd: 0 [ 0 0 ]
+poll_err_fd: 0 [ 0 0 ]
 accepted: 1 [ 0 1 ]
 fd_takeover: 0 [ 0 0 ]
 `

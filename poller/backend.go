@@ -20,6 +20,8 @@ const (
 	FlagEdge
 	// FlagFork: the backend owns kernel objects that Fork re-creates.
 	FlagFork
+	// FlagBusyPoll: the backend honours Context.BusyPolling.
+	FlagBusyPoll
 )
 
 // String lists the flag names, such as "RDHUP|ERRHUP"; bits without a name
@@ -32,7 +34,7 @@ func (f Flags) String() string {
 	for _, n := range []struct {
 		f Flags
 		s string
-	}{{FlagRDHUP, "RDHUP"}, {FlagERRHUP, "ERRHUP"}, {FlagEdge, "EDGE"}, {FlagFork, "FORK"}} {
+	}{{FlagRDHUP, "RDHUP"}, {FlagERRHUP, "ERRHUP"}, {FlagEdge, "EDGE"}, {FlagFork, "FORK"}, {FlagBusyPoll, "BUSYPOLL"}} {
 		if f&n.f != 0 {
 			if s != "" {
 				s += "|"
@@ -71,16 +73,33 @@ type Backend struct {
 
 // Poller is one thread's instance of a backend.
 //
-// Poll runs one cycle (reference §6.1): it applies the pending updates of
-// both update lists, waits until exp (a tick, Eternity for "no timer") or
-// not at all when wake is true, and reports the events through
-// fdtable.Thread.UpdateEvents. It returns an error only when the kernel
-// object itself fails; an interrupted wait is retried.
+// Poll runs one cycle (HAProxy's _do_poll): it applies the pending updates
+// of both update lists, waits until exp (a tick, Eternity for "no timer")
+// or not at all when wake is true, and reports the events through
+// fdtable.Thread.Dispatch. It returns an error only when the kernel object
+// itself fails (the wait or the object is broken); an interrupted wait is
+// retried, and a registration the kernel refuses for one fd is that fd's
+// problem: it is reported with Context.FailFD, and the fd's owner gets an
+// error event.
 //
-// Clo is the close hook (see fdtable.CloseHook). Fork re-creates kernel
-// objects in a child process. Term releases everything and is idempotent.
-// Flags returns the instance's current capabilities, which may grow
-// (FlagRDHUP is added when first seen).
+// Clo is the close hook (see fdtable.CloseHook). Fork re-creates the
+// instance's kernel objects in a child process and registers every fd its
+// thread wants on the new ones. Term releases everything and is
+// idempotent. Flags returns the instance's current capabilities, which
+// may grow (FlagRDHUP is added when first seen).
+//
+// The multi-thread contract every backend keeps, checked by the
+// conformance suite:
+//   - a new instance registers, at its first cycle, every fd its thread
+//     already owns and wants (it attaches with fdtable.Thread.Attach);
+//   - after Delete or Remove of an fd returns on any goroutine, the
+//     instance does not register that fd again, and whatever the kernel
+//     still reports for it is dropped and never delivered;
+//   - an event for one generation of an fd is never delivered to the next
+//     one (Dispatch is given the generation the registration was tagged
+//     with);
+//   - Term of an instance that a newer one on the same thread replaced
+//     leaves the newer one alone (fdtable.Thread.Detach).
 type Poller interface {
 	Poll(exp Tick, wake bool) error
 	Clo(fd int, keepOpen bool)

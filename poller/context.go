@@ -2,6 +2,7 @@ package poller
 
 import (
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -28,8 +29,8 @@ type Context struct {
 	// MaxEvents bounds the events taken from one kernel wait; values <= 0
 	// mean DefaultMaxEvents. Read by backends at construction.
 	MaxEvents int
-	// BusyPolling makes backends that support it spin on zero-timeout
-	// waits instead of sleeping (reference §7.2). It may be cleared from
+	// BusyPolling makes backends that support it (FlagBusyPoll) spin on
+	// zero-timeout waits instead of sleeping (HAProxy: busy-polling). It may be cleared from
 	// another goroutine (soft stop).
 	BusyPolling atomic.Bool
 	// Sleeping is the mask of threads about to sleep in their poller,
@@ -39,10 +40,24 @@ type Context struct {
 	// SignalPending, if set, reports whether signals wait to be processed;
 	// busy polling stops spinning when it does. It must not allocate.
 	SignalPending func() bool
-	// Clock is the thread's clock.
+	// Clock is the thread's clock. Threads of one loop share it.
 	Clock *Clock
+	// OnFDError, if set, is called on the polling goroutine with each
+	// per-fd error reported through FailFD, right after the fd's owner
+	// received its error event. It is meant for logging.
+	OnFDError func(fd int, err error)
 
-	now Tick
+	now       Tick
+	lastNs    int64 // monotonic reading of the last clock update
+	lastYield int64 // monotonic reading of the last scheduler yield
+	failed    []failedFD
+}
+
+// failedFD is an fd whose registration the kernel refused.
+type failedFD struct {
+	fd  int
+	gen uint32
+	err error
 }
 
 // NewContext returns a context for th with default options, its own
@@ -82,11 +97,46 @@ func (c *Context) UpdateTime() Tick {
 func (c *Context) updateTimeNs() int64 {
 	ns := c.Clock.Nanotime()
 	c.now = c.Clock.at(ns)
+	c.lastNs = ns
 	return ns
 }
 
+// FailFD reports that the kernel refused to watch fd, of generation gen
+// (err says why, wrapping the errno). Backends call it from their
+// UpdateFD instead of failing the cycle: one fd's failure is never the
+// poller's. The same cycle's Wait then polls without sleeping and delivers
+// an error event (ERR_RW) to the fd's owner through
+// [fdtable.Thread.DispatchError], and poll_err_fd counts it. The backend
+// must have recorded with SetPolled that it watches nothing for the fd;
+// it tries again only when the owner changes what it wants.
+func (c *Context) FailFD(fd int, gen uint32, err error) {
+	c.failed = append(c.failed, failedFD{fd, gen, err})
+	c.Activity.PollErrFD.Add(1)
+}
+
+// deliverFailed hands the error events queued by FailFD to their owners.
+func (c *Context) deliverFailed() {
+	for i := range c.failed {
+		f := &c.failed[i]
+		if c.Thread.DispatchError(f.fd, f.gen) == fdtable.Delivered && c.OnFDError != nil {
+			c.OnFDError(f.fd, f.err)
+		}
+		f.err = nil
+	}
+	c.failed = c.failed[:0]
+}
+
+// yieldEvery bounds how long a polling goroutine runs without passing
+// through the Go scheduler. A goroutine that never does looks
+// long-running to the runtime's sysmon, which then preempts it with
+// signals and hands its P to other threads while it sits in system calls,
+// waking idle threads that find nothing to do: a measured 30 % more CPU
+// per echoed message. One runtime.Gosched per millisecond at most, before
+// a kernel wait, avoids that for a cost too small to measure.
+const yieldEvery = int64(time.Millisecond)
+
 // ComputeTimeout returns the poll timeout in milliseconds for the next
-// timer exp (compute_poll_timeout, reference §7.1): MaxDelayMS for
+// timer exp (HAProxy: compute_poll_timeout): MaxDelayMS for
 // Eternity; 0 (counting poll_exp) if exp has expired; otherwise the
 // remaining time plus one millisecond, capped at MaxDelayMS, so that a
 // positive remaining time never becomes a zero wait and the timer has
@@ -113,12 +163,22 @@ type Waiter interface {
 	KernelWait(timeoutMS int) (int, error)
 }
 
-// Wait runs the kernel wait of one poll cycle with the retry rules of
-// reference §7.3, quirk Q6 fixed:
+// maxZeroRetries bounds the retries of an interrupted zero-timeout wait,
+// so that a signal storm cannot keep a non-sleeping cycle from ending.
+const maxZeroRetries = 16
+
+// Wait runs the kernel wait of one poll cycle with HAProxy's retry rules
+// around it (the loop around epoll_wait in _do_poll), except that an
+// interrupted wait resumes instead of ending the cycle early:
 //   - the timeout is 0 when wake is true, else ComputeTimeout(exp);
 //   - EINTR is not an event: the wait is retried with the time left until
 //     the original deadline, so signals neither end the wait early nor
-//     stretch it (Go's own preemption signals interrupt waits often);
+//     stretch it (Go's own preemption signals interrupt waits often); a
+//     zero-timeout wait is retried at once;
+//   - per-fd registration failures reported with FailFD make the wait a
+//     zero-timeout one, and their error events are delivered after it;
+//   - at most once per millisecond, the goroutine yields to the Go
+//     scheduler first (see yieldEvery);
 //   - with busy polling (and a non-zero timeout), zero-timeout waits repeat
 //     until an event arrives, SignalPending reports true, or exp expires;
 //   - poll_io counts cycles that returned events.
@@ -126,7 +186,15 @@ type Waiter interface {
 // It then clears the thread's sleeping bit. busy says whether the backend
 // honours busy polling (poll and select do not).
 func (c *Context) Wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
-	n, err := c.wait(w, exp, wake, busy)
+	if c.lastNs-c.lastYield >= yieldEvery {
+		c.lastYield = c.lastNs
+		runtime.Gosched()
+	}
+	failed := len(c.failed) > 0
+	n, err := c.wait(w, exp, wake || failed, busy)
+	if failed {
+		c.deliverFailed()
+	}
 	if bit := c.Thread.Bit(); c.Sleeping.Load()&bit != 0 {
 		c.Sleeping.And(^bit)
 	}
@@ -144,6 +212,7 @@ func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 		deadline = c.Clock.Nanotime() + int64(waitMS)*int64(time.Millisecond)
 	}
 	timeout := waitMS
+	zeroRetries := 0
 	for {
 		if busy {
 			timeout = 0
@@ -161,6 +230,11 @@ func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 				return 0, nil
 			}
 			if waitMS == 0 {
+				// A zero-timeout wait is retried too: returning would
+				// end the cycle without having polled at all.
+				if zeroRetries++; zeroRetries < maxZeroRetries {
+					continue
+				}
 				return 0, nil
 			}
 			left := deadline - ns

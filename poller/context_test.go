@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evpoll/evpoll/fdtable"
 	"golang.org/x/sys/unix"
 )
 
@@ -447,12 +448,60 @@ func TestWaitEINTRSignalPending(t *testing.T) {
 	}
 }
 
-// With wake set, an interrupted zero-timeout wait is not retried.
+// With wake set, an interrupted zero-timeout wait is retried, so the cycle
+// really polls once; a signal storm ends it after a bounded number of
+// tries, with no error.
 func TestWaitEINTRWake(t *testing.T) {
 	ctx := newTestContext(t, 0)
-	w := &fakeWaiter{t: t, script: []call{{err: unix.EINTR}}, maxCalls: 100}
-	if n, err := ctx.Wait(w, Eternity, true, false); n != 0 || err != nil || w.calls != 1 {
-		t.Errorf("Wait = %d, %v after %d calls; want 0, nil after 1", n, err, w.calls)
+	w := &fakeWaiter{t: t, script: []call{{err: unix.EINTR}, {n: 2}}, maxCalls: 100}
+	if n, err := ctx.Wait(w, Eternity, true, false); n != 2 || err != nil || w.calls != 2 || w.maxT != 0 {
+		t.Errorf("Wait = %d, %v after %d calls (max timeout %d); want 2, nil after 2 zero-timeout calls", n, err, w.calls, w.maxT)
+	}
+	storm := &fakeWaiter{t: t, script: []call{{err: unix.EINTR}}, maxCalls: 100}
+	if n, err := ctx.Wait(storm, Eternity, true, false); n != 0 || err != nil || storm.calls != maxZeroRetries {
+		t.Errorf("under a storm Wait = %d, %v after %d calls; want 0, nil after %d", n, err, storm.calls, maxZeroRetries)
+	}
+}
+
+// A per-fd failure reported with FailFD makes the next wait a zero-timeout
+// one and is delivered to the fd's owner as an error event after it.
+func TestWaitDeliversFailedFD(t *testing.T) {
+	ctx := newTestContext(t, 0)
+	tab := ctx.Table
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	var got []fdtable.PollEv
+	if err := ctx.Thread.Insert(p[0], nil, func(fd int, _ any) { got = append(got, tab.Ev(fd)) }, ctx.Thread.Bit()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctx.Thread.WantRecv(p[0]); err != nil {
+		t.Fatal(err)
+	}
+	var logged []error
+	ctx.OnFDError = func(fd int, err error) { logged = append(logged, err) }
+	ctx.FailFD(p[0], tab.Gen(p[0]), unix.EPERM)
+	ctx.FailFD(p[0], tab.Gen(p[0])-1, unix.EPERM) // an older generation: not delivered
+	w := &fakeWaiter{t: t, script: []call{{}}, maxCalls: 10}
+	if _, err := ctx.Wait(w, Eternity, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if w.maxT != 0 {
+		t.Errorf("wait timeout %d with a failure pending, want 0", w.maxT)
+	}
+	if len(got) != 1 || got[0]&fdtable.PollErr == 0 {
+		t.Errorf("owner saw %v, want one error event", got)
+	}
+	if len(logged) != 1 || !errors.Is(logged[0], unix.EPERM) {
+		t.Errorf("OnFDError got %v, want one EPERM", logged)
+	}
+	if n := ctx.Activity.PollErrFD.Load(); n != 2 {
+		t.Errorf("poll_err_fd = %d, want 2", n)
+	}
+	if _, err := ctx.Wait(w, Eternity, true, false); err != nil || len(got) != 1 {
+		t.Errorf("second wait: %v, owner calls %d; want the failure delivered once", err, len(got))
 	}
 }
 

@@ -2,12 +2,13 @@ package poller
 
 import "fmt"
 
-// Fork prepares a thread's poller for life in a child process
-// (fork_poller, reference §3.6): every open fd is marked cloned, so close
-// hooks deregister it explicitly before close, then the poller re-creates
-// its kernel objects. Unlike HAProxy (quirk Q9), a failing Fork is not
-// ignored: the poller is terminated and the error returned, so the caller
-// must open a new one.
+// Fork prepares a thread's poller for life in a child process (HAProxy:
+// fork_poller): every open fd is marked cloned, so close hooks deregister
+// it explicitly before close, then the poller re-creates its kernel
+// objects and registers every wanted fd on them. Unlike HAProxy, which
+// ignores a failing fork hook, the poller is then terminated and the error
+// returned; a new instance created with its backend's New serves the
+// thread's fds again with no further help.
 func Fork(ctx *Context, p Poller) error {
 	ctx.Table.MarkCloned()
 	if err := p.Fork(); err != nil {

@@ -1,7 +1,8 @@
 package epoll_test
 
 import (
-	"errors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"testing"
 
 	"github.com/evpoll/evpoll/fdtable"
@@ -94,30 +95,36 @@ func BenchmarkPollCycle(b *testing.B) {
 	}
 }
 
-func TestRegistrationErrorsAreReported(t *testing.T) {
+// TestRegistrationErrorsAreEvents: a registration the kernel refuses is
+// the fd's failure, not the poller's: Poll succeeds, the fd's owner gets
+// an error event with the errno logged, poll_err_fd counts it, and the
+// registration is not retried at every cycle.
+func TestRegistrationErrorsAreEvents(t *testing.T) {
 	e := newEnv(t)
 	// A regular file cannot be polled: epoll_ctl returns EPERM.
 	f, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.th.Insert(f, nil, func(int, any) {}, e.th.Bit()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	var evs []fdtable.PollEv
+	require.NoError(t, e.th.Insert(f, nil, func(fd int, _ any) { evs = append(evs, e.tab.Ev(fd)) }, e.th.Bit()))
 	defer e.th.Delete(f)
-	e.th.WantRecv(f)
-	err = e.p.Poll(poller.Eternity, true)
-	if !errors.Is(err, unix.EPERM) {
-		t.Fatalf("Poll = %v, want an error wrapping EPERM", err)
-	}
-	if r, s := e.tab.Polled(f); r|s != 0 {
-		t.Errorf("polled masks = %#x/%#x after a refused registration, want 0", r, s)
-	}
-	// The instance keeps working.
+	var logged []error
+	e.ctx.OnFDError = func(fd int, err error) { logged = append(logged, err) }
+	require.NoError(t, e.th.WantRecv(f))
+	ctls := e.p.KernelUpdates()
+	require.NoError(t, e.p.Poll(poller.Eternity, false), "Poll with one refused fd")
+	assert.Equal(t, []fdtable.PollEv{fdtable.PollErr}, evs, "events seen by the owner")
+	require.Len(t, logged, 1)
+	assert.ErrorIs(t, logged[0], unix.EPERM)
+	assert.Contains(t, logged[0].Error(), "epoll_ctl")
+	assert.Equal(t, uint32(1), e.ctx.Activity.PollErrFD.Load(), "poll_err_fd")
+	r, s := e.tab.Polled(f)
+	assert.Zero(t, r|s, "polled masks after a refused registration")
+	assert.Equal(t, ctls+1, e.p.KernelUpdates(), "epoll_ctl calls")
+	// The instance keeps working, and does not retry the refused fd.
 	e.cycle(t)
-	if e.hits == 0 {
-		t.Errorf("no event delivered after a registration error")
-	}
+	assert.NotZero(t, e.hits, "events delivered after a registration error")
+	assert.Equal(t, ctls+1, e.p.KernelUpdates(), "epoll_ctl calls after another cycle")
+	assert.Len(t, evs, 1, "error events")
 }
 
 func TestNewRejectsContextWithoutThread(t *testing.T) {

@@ -3,10 +3,12 @@ package epoll
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/evpoll/evpoll/fdtable"
@@ -27,8 +29,12 @@ type Poller struct {
 	waits  atomic.Uint64 // epoll_wait calls
 	flags  atomic.Uint32
 	events []unix.EpollEvent
-	err    error // first registration error of the cycle
-	fds    []int // scratch for Fork and Term
+
+	// mu orders the close hook's epoll_ctl against the replacement of
+	// the epoll fd (Fork, a rebuild, Term), so that a DEL never lands on
+	// a closed epoll fd whose number was reused meanwhile. Only close
+	// hooks that must DEL take it.
+	mu sync.Mutex
 
 	// Zombie registrations: a file closed through the table while another
 	// descriptor (a dup, a child's copy) keeps it open stays registered
@@ -57,8 +63,9 @@ var (
 	_ poller.Waiter       = (*Poller)(nil)
 )
 
-// New creates an epoll instance for ctx's thread and installs it as that
-// thread's close hook in the table.
+// New creates an epoll instance for ctx's thread and attaches it to the
+// thread in the table (its close hook): every fd the thread already owns
+// and wants is registered at the first Poll.
 func New(ctx *poller.Context) (*Poller, error) {
 	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
 		return nil, errors.New("epoll: context without a thread")
@@ -80,15 +87,15 @@ func New(ctx *poller.Context) (*Poller, error) {
 	}
 	p.epfd.Store(int32(epfd))
 	p.flags.Store(uint32(staticFlags))
-	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+	if err := p.th.Attach(p); err != nil {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	return p, nil
 }
 
-// Flags returns the instance's capabilities: ERRHUP and FORK always, RDHUP
-// once the kernel has been seen reporting EPOLLRDHUP.
+// Flags returns the instance's capabilities: ERRHUP, FORK and BUSYPOLL
+// always, RDHUP once the kernel has been seen reporting EPOLLRDHUP.
 func (p *Poller) Flags() poller.Flags { return poller.Flags(p.flags.Load()) }
 
 // FD returns the epoll file descriptor, -1 after Term.
@@ -105,7 +112,13 @@ func (p *Poller) ctl(epfd, op, fd int, events uint32, gen uint32) error {
 
 // ctl applies one epoll_ctl operation, repairing the quirks of fd reuse:
 // ADD on a registered fd becomes MOD, MOD on an unregistered fd becomes ADD,
-// and DEL of an fd the kernel no longer knows is not an error.
+// and DEL of an fd the kernel no longer knows (ENOENT, EBADF, EPERM) is not
+// an error. Any other failure is the fd's, never the instance's: EPERM
+// (a regular file or directory, which epoll cannot watch), EBADF (closed
+// behind the table's back), EINVAL (the epoll fd itself, or an fd kind
+// that refuses the events), ELOOP (an epoll set watching this one), ENOSPC
+// (the user's max_user_watches reached) and ENOMEM all fail the one
+// registration; UpdateFD reports them with poller.Context.FailFD.
 func ctl(epfd, op, fd int, events uint32, gen uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(gen)}
 	err := unix.EpollCtl(epfd, op, fd, &ev)
@@ -136,7 +149,7 @@ func opName(op int) string {
 }
 
 // Desired computes what this thread's epoll instance should watch for an
-// fd (HAProxy's _update_fd, reference §6.2), given the fd's state, whether
+// fd (HAProxy's _update_fd), given the fd's state, whether
 // the fd belongs to this thread, and what the instance watches now. It
 // returns the epoll_ctl operation to issue (0 for none) and the new polled
 // directions.
@@ -175,7 +188,9 @@ func EventMask(recv, send bool) uint32 {
 	return m
 }
 
-// Translate converts epoll events into FD_EV_* event bits (reference §6.7).
+// Translate converts epoll events into FD_EV_* event bits, as HAProxy's
+// _do_poll does: IN → READY_R, OUT → READY_W, RDHUP → SHUT_R, HUP →
+// SHUT_R|SHUT_W, ERR → ERR_RW.
 func Translate(events uint32) fdtable.State {
 	var s fdtable.State
 	if events&unix.EPOLLIN != 0 {
@@ -197,26 +212,25 @@ func Translate(events uint32) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to this thread's epoll instance. It
-// is called by fdtable.Thread.DrainUpdates.
-func (p *Poller) UpdateFD(fd int) {
+// is called by fdtable.Thread.DrainUpdates with the fd locked. A refused
+// registration leaves nothing watched and is reported to the fd's owner.
+func (p *Poller) UpdateFD(u fdtable.Update) {
 	epfd := int(p.epfd.Load())
 	if epfd < 0 {
 		return
 	}
-	pr, ps := p.tab.Polled(fd)
-	ours := p.tab.ThreadMask(fd)&p.bit != 0
-	op, recv, send := Desired(p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+	op, recv, send := Desired(u.State, u.Ours, u.PolledRecv, u.PolledSend)
 	if op == 0 {
 		return
 	}
-	p.tab.SetPolled(fd, p.tid, recv, send)
-	if err := p.ctl(epfd, op, fd, EventMask(recv, send), p.tab.Gen(fd)); err != nil {
-		// The kernel refused: record that nothing is watched, and report.
-		p.tab.SetPolled(fd, p.tid, false, false)
-		if p.err == nil {
-			p.err = err
+	if err := p.ctl(epfd, op, u.FD, EventMask(recv, send), u.Gen); err != nil {
+		p.tab.SetPolled(u.FD, p.tid, false, false)
+		if op != unix.EPOLL_CTL_DEL {
+			p.ctx.FailFD(u.FD, u.Gen, err)
 		}
+		return
 	}
+	p.tab.SetPolled(u.FD, p.tid, recv, send)
 }
 
 // KernelWaits returns the number of epoll_wait calls the instance made,
@@ -235,26 +249,25 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 	return n, nil
 }
 
-// Poll runs one poll cycle (reference §6.1): it applies pending updates,
-// waits until exp (not at all when wake is set) and dispatches the events.
-// A registration refused by the kernel does not stop the cycle; the first
-// such error is returned afterwards, naming the fd.
+// Poll runs one poll cycle (HAProxy's _do_poll): it applies pending
+// updates, waits until exp (not at all when wake is set) and dispatches
+// the events. It fails only if epoll_wait itself does.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	epfd := int(p.epfd.Load())
 	if epfd < 0 {
 		return fmt.Errorf("epoll: poll: %w", poller.ErrClosed)
 	}
-	p.err = nil
+	act := &p.ctx.Activity
 	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
+		act.PollDropFD.Add(uint32(d))
 	}
 	n, err := p.ctx.Wait(p, exp, wake, true)
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
-	act := &p.ctx.Activity
-	for i := 0; i < n; i++ {
-		ev := &p.events[i]
+	events := p.events[:n]
+	for i := range events {
+		ev := &events[i]
 		if ev.Events&unix.EPOLLRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
 			// Set before the callback runs: it may read the flags.
 			p.flags.Or(uint32(poller.FlagRDHUP))
@@ -268,21 +281,22 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			act.PollStaleFD.Add(1)
 			p.noteZombie(ev)
 		case fdtable.Migrated:
-			// Moved to another thread: forget it here.
+			// Moved to another thread: forget it here. Only this
+			// goroutine registers fds in this instance, so no update
+			// can race with the DEL; a failing DEL leaves nothing to
+			// undo.
 			act.PollSkipFD.Add(1)
-			if err := p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0); err != nil && p.err == nil {
-				p.err = err
-			}
+			_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
 			p.tab.SetPolled(fd, p.tid, false, false)
 		}
 	}
 	if p.checkZombies() {
 		p.rebuilds.Add(1)
-		if err := p.rebuild("rebuild"); err != nil && p.err == nil {
-			p.err = err
+		if err := p.recreate("rebuild"); err != nil {
+			return err
 		}
 	}
-	return p.err
+	return nil
 }
 
 func (p *Poller) noteZombie(ev *unix.EpollEvent) {
@@ -324,23 +338,30 @@ func (p *Poller) Rebuilds() uint64 { return p.rebuilds.Load() }
 
 // Clo is the close hook: for an fd shared with another process (cloned by
 // fork) or kept open (fdtable Remove), closing would not remove the
-// registration, so it is deleted explicitly.
+// registration, so it is deleted explicitly. Closing an fd that only this
+// process holds costs no epoll_ctl: the kernel forgets it with the file.
 func (p *Poller) Clo(fd int, keepOpen bool) {
-	epfd := int(p.epfd.Load())
-	if epfd < 0 || (!keepOpen && !p.tab.IsCloned(fd)) {
+	if !keepOpen && !p.tab.IsCloned(fd) {
 		return
 	}
-	_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
+	p.mu.Lock()
+	if epfd := int(p.epfd.Load()); epfd >= 0 {
+		_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
+	}
+	p.mu.Unlock()
 }
 
 // Fork replaces the epoll instance by a new one (an epoll instance is
-// shared with the parent across fork) and re-applies every registration
-// this thread's polled masks record, so events keep arriving.
-func (p *Poller) Fork() error { return p.rebuild("fork") }
+// shared with the parent across fork) and closes the old one; every fd the
+// thread wants is registered on the new one at the next Poll.
+func (p *Poller) Fork() error { return p.recreate("fork") }
 
-// rebuild replaces the epoll instance by a new one holding exactly the
-// registrations the polled masks record for this thread.
-func (p *Poller) rebuild(op string) error {
+// recreate replaces the epoll instance by an empty new one, closes the old
+// one and hands the poller every fd its thread wants again, as a new
+// instance would get them.
+func (p *Poller) recreate(op string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	old := int(p.epfd.Load())
 	if old < 0 {
 		return fmt.Errorf("epoll: %s: %w", op, poller.ErrClosed)
@@ -351,30 +372,23 @@ func (p *Poller) rebuild(op string) error {
 	}
 	p.epfd.Store(int32(epfd))
 	unix.Close(old)
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	var first error
-	for _, fd := range p.fds {
-		pr, ps := p.tab.Polled(fd)
-		recv, send := pr&p.bit != 0, ps&p.bit != 0
-		if err := p.ctl(epfd, unix.EPOLL_CTL_ADD, fd, EventMask(recv, send), p.tab.Gen(fd)); err != nil {
-			p.tab.SetPolled(fd, p.tid, false, false)
-			if first == nil {
-				first = err
-			}
-		}
+	if err := p.th.Attach(p); err != nil {
+		return fmt.Errorf("epoll: %s: %w", op, err)
 	}
-	return first
+	return nil
 }
 
-// Term closes the epoll instance, removes the close hook and clears this
-// thread's polled bits. It is idempotent.
+// Term closes the epoll instance and detaches it from its thread (close
+// hook and polled bits), unless a newer instance replaced it there. It is
+// idempotent.
 func (p *Poller) Term() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	epfd := int(p.epfd.Swap(-1))
 	if epfd < 0 {
 		return nil
 	}
-	p.tab.SetCloseHook(p.tid, nil)
-	p.tab.ClearPolledBy(p.tid)
+	p.th.Detach(p)
 	if err := unix.Close(epfd); err != nil {
 		return fmt.Errorf("epoll: term: %w", os.NewSyscallError("close", err))
 	}
@@ -415,8 +429,21 @@ func parseFdinfo(b []byte) ([]poller.Registration, error) {
 			FD:   fd,
 			Recv: events&unix.EPOLLIN != 0,
 			Send: events&unix.EPOLLOUT != 0,
-			Gen:  uint32(data >> 32),
+			Gen:  genOf(data),
 		})
 	}
 	return regs, sc.Err()
 }
+
+// genOf extracts the generation from an epoll data word as fdinfo prints
+// it: the 64-bit value whose memory holds Fd then Pad, so Pad (the
+// generation) is the high half on little-endian machines and the low half
+// on big-endian ones.
+func genOf(data uint64) uint32 {
+	if bigEndian {
+		return uint32(data)
+	}
+	return uint32(data >> 32)
+}
+
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1

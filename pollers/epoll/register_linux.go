@@ -11,7 +11,7 @@ import (
 // Name is the backend's registered name.
 const Name = "epoll"
 
-const staticFlags = poller.FlagERRHUP | poller.FlagFork
+const staticFlags = poller.FlagERRHUP | poller.FlagFork | poller.FlagBusyPoll
 
 // Backend is the epoll registration record.
 var Backend = poller.Backend{

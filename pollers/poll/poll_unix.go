@@ -11,6 +11,7 @@ import (
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,7 @@ type Poller struct {
 	// hooks ran since the last one.
 	closing closeq.Queue
 	arr     fdArray
+	kinds   pollable.Checker
 
 	// Owned by the polling goroutine.
 	drop     []int      // fds to drop from the array after dispatching
@@ -61,8 +63,9 @@ var (
 	_ fdtable.CloseHook   = (*Poller)(nil)
 )
 
-// New creates a poll instance for ctx's thread and installs it as that
-// thread's close hook in the table. There is no kernel object: it cannot
+// New creates a poll instance for ctx's thread and attaches it to the
+// thread in the table (its close hook): every fd the thread already owns
+// and wants is registered at the first Poll. There is no kernel object: it cannot
 // fail for lack of resources.
 func New(ctx *poller.Context) (*Poller, error) {
 	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
@@ -77,7 +80,7 @@ func New(ctx *poller.Context) (*Poller, error) {
 		max: ctx.EventsPerPoll(),
 	}
 	p.flags.Store(uint32(staticFlags))
-	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+	if err := p.th.Attach(p); err != nil {
 		return nil, fmt.Errorf("poll: %w", err)
 	}
 	return p, nil
@@ -99,8 +102,8 @@ func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
 func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
 // Desired returns the directions an instance should poll an fd for, given
-// its state and whether the fd belongs to the instance's thread (reference
-// §6.3): the ACTIVE bits of an fd the thread owns, nothing otherwise. poll
+// its state and whether the fd belongs to the instance's thread (HAProxy's
+// ev_poll.c): the ACTIVE bits of an fd the thread owns, nothing otherwise. poll
 // has no sticky-read rule.
 func Desired(st fdtable.State, ours bool) (recv, send bool) {
 	if !ours {
@@ -121,8 +124,9 @@ func EventMask(recv, send bool) int16 {
 	return m
 }
 
-// Translate converts poll revents into FD_EV_* event bits (reference
-// §6.7). POLLNVAL (the fd is not open) is an error; the poller also drops
+// Translate converts poll revents into FD_EV_* event bits as HAProxy's
+// ev_poll.c does: IN → READY_R, OUT → READY_W, RDHUP → SHUT_R, HUP →
+// SHUT_R|SHUT_W, ERR → ERR_RW. POLLNVAL (the fd is not open) is an error; the poller also drops
 // such an fd.
 func Translate(revents int16) fdtable.State {
 	var s fdtable.State
@@ -145,11 +149,12 @@ func Translate(revents int16) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to the instance's array. It is
-// called by fdtable.Thread.DrainUpdates on the polling goroutine.
-func (p *Poller) UpdateFD(fd int) {
-	gen, open := p.tab.OpenGen(fd)
-	ours := p.tab.ThreadMask(fd)&p.bit != 0
-	recv, send := Desired(p.tab.State(fd), ours && open)
+// called by fdtable.Thread.DrainUpdates on the polling goroutine, with the
+// fd locked. A regular file or directory is refused with EPERM, as epoll
+// refuses it, and its owner gets an error event.
+func (p *Poller) UpdateFD(u fdtable.Update) {
+	fd, gen := u.FD, u.Gen
+	recv, send := Desired(u.State, u.Ours)
 	if len(p.rejected) > 0 && p.isRejected(fd, gen) {
 		// Already reported closed: polling it again would only make
 		// poll return at once with POLLNVAL, cycle after cycle.
@@ -158,7 +163,7 @@ func (p *Poller) UpdateFD(fd int) {
 	if !recv && !send {
 		if p.arr.remove(fd) {
 			p.updates.Add(1)
-			if !ours {
+			if !u.Ours {
 				// Migrated to another thread: not ours to poll.
 				p.ctx.Activity.PollSkipFD.Add(1)
 			}
@@ -166,8 +171,13 @@ func (p *Poller) UpdateFD(fd int) {
 		p.tab.SetPolled(fd, p.tid, false, false)
 		return
 	}
-	// Record the registration before making it: a Delete running
-	// concurrently then sees our bit and calls Clo, which removes it.
+	if !u.PolledRecv && !u.PolledSend {
+		if err := p.kinds.Check("poll", fd, gen); err != nil {
+			p.tab.SetPolled(fd, p.tid, false, false)
+			p.ctx.FailFD(fd, gen, err)
+			return
+		}
+	}
 	p.tab.SetPolled(fd, p.tid, recv, send)
 	if p.arr.set(fd, EventMask(recv, send), gen) {
 		p.updates.Add(1)
@@ -201,7 +211,7 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 	return n, nil
 }
 
-// Poll runs one poll cycle (reference §6.1): it applies pending removals
+// Poll runs one poll cycle (HAProxy's _do_poll): it applies pending removals
 // and updates, waits until exp (not at all when wake is set) and
 // dispatches the events. Busy polling is ignored.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
@@ -322,16 +332,17 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Term forgets every registration, removes the close hook and clears this
-// thread's polled bits. It is idempotent.
+// Term forgets every registration and detaches the instance from its
+// thread (close hook and polled bits), unless a newer instance replaced it
+// there. It is idempotent.
 func (p *Poller) Term() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.tab.SetCloseHook(p.tid, nil)
-	p.tab.ClearPolledBy(p.tid)
+	p.th.Detach(p)
 	p.closing.Close()
 	p.arr.reset()
+	p.kinds.Reset()
 	p.drop, p.rejected = nil, nil
 	return nil
 }

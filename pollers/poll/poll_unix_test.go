@@ -181,7 +181,7 @@ func TestMigratedOnUpdate(t *testing.T) {
 	if err := th1.Takeover(a, e.Tab.Gen(a)); err != nil {
 		t.Fatal(err)
 	}
-	e.P.UpdateFD(a)
+	e.P.UpdateFD(fdtable.Update{FD: a, Gen: e.Tab.Gen(a), State: e.Tab.State(a), PolledRecv: true})
 	if e.P.arr.len() != 0 {
 		t.Errorf("migrated fd still in the array")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,7 @@ type Poller struct {
 	// hooks ran since the last one.
 	closing closeq.Queue
 	sets    fdSets
+	kinds   pollable.Checker
 
 	// Owned by the polling goroutine.
 	trd, twr unix.FdSet   // the copies select overwrites
@@ -45,14 +47,12 @@ type Poller struct {
 	ready    []ready      // fds reported by the last select
 	start    int          // fd the next dispatch starts from
 	bad      []int        // fds select found closed (EBADF)
-	refused  []closedFD   // fds refused by UpdateFD this cycle
 	drop     []int        // fds to drop from the sets after dispatching
-	rejected []closedFD   // fds found closed or beyond FD_SETSIZE: never re-added
-	err      error        // first registration error of the cycle
+	rejected []closedFD   // fds found closed: never re-added
 }
 
-// closedFD is an fd with a generation that UpdateFD refused or select
-// found closed: that generation of the fd is never watched again.
+// closedFD is an fd with a generation that select found closed: that
+// generation of the fd is never watched again.
 type closedFD struct {
 	fd  int
 	gen uint32
@@ -75,8 +75,9 @@ func checkTable(tab *fdtable.Table) error {
 	return nil
 }
 
-// New creates a select instance for ctx's thread and installs it as that
-// thread's close hook in the table. It fails, wrapping [ErrFDSetSize], if
+// New creates a select instance for ctx's thread and attaches it to the
+// thread in the table (its close hook): every fd the thread already owns
+// and wants is registered at the first Poll. It fails, wrapping [ErrFDSetSize], if
 // the table can hold fds at or above FD_SETSIZE.
 func New(ctx *poller.Context) (*Poller, error) {
 	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
@@ -99,7 +100,7 @@ func newPoller(ctx *poller.Context) (*Poller, error) {
 		max: ctx.EventsPerPoll(),
 	}
 	p.ready = make([]ready, 0, min(p.max, SetSize))
-	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+	if err := p.th.Attach(p); err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}
 	return p, nil
@@ -122,7 +123,7 @@ func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
 // Desired returns the directions an instance should watch an fd for,
 // given its state and whether the fd belongs to the instance's thread
-// (reference §6.4): the ACTIVE bits of an fd the thread owns, nothing
+// (HAProxy's ev_select.c): the ACTIVE bits of an fd the thread owns, nothing
 // otherwise.
 func Desired(st fdtable.State, ours bool) (recv, send bool) {
 	if !ours {
@@ -131,8 +132,8 @@ func Desired(st fdtable.State, ours bool) (recv, send bool) {
 	return st&fdtable.ActiveR != 0, st&fdtable.ActiveW != 0
 }
 
-// Translate converts select's verdict for one fd into FD_EV_* event bits
-// (reference §6.7): in the read set → READY_R, in the write set → READY_W.
+// Translate converts select's verdict for one fd into FD_EV_* event bits,
+// as HAProxy's ev_select.c does: in the read set → READY_R, in the write set → READY_W.
 func Translate(inRead, inWrite bool) fdtable.State {
 	var s fdtable.State
 	if inRead {
@@ -145,22 +146,22 @@ func Translate(inRead, inWrite bool) fdtable.State {
 }
 
 // UpdateFD applies fd's desired state to the instance's sets. It is
-// called by fdtable.Thread.DrainUpdates on the polling goroutine. An fd
-// that would have to be added at or above FD_SETSIZE is refused: the cycle
-// returns the error and the fd's owner gets an ERR_RW event.
-func (p *Poller) UpdateFD(fd int) {
-	gen, open := p.tab.OpenGen(fd)
-	ours := p.tab.ThreadMask(fd)&p.bit != 0
-	recv, send := Desired(p.tab.State(fd), ours && open)
+// called by fdtable.Thread.DrainUpdates on the polling goroutine, with the
+// fd locked. An fd at or above FD_SETSIZE, and a regular file or directory
+// (refused with EPERM, as epoll refuses it), cannot be watched: the fd's
+// owner gets an error event.
+func (p *Poller) UpdateFD(u fdtable.Update) {
+	fd, gen := u.FD, u.Gen
+	recv, send := Desired(u.State, u.Ours)
 	if len(p.rejected) > 0 && p.isRejected(fd, gen) {
 		// Already reported to its owner: watching it again would make
-		// select fail (or the fd be refused) cycle after cycle.
+		// select fail cycle after cycle.
 		recv, send = false, false
 	}
 	if !recv && !send {
 		if p.sets.remove(fd) {
 			p.updates.Add(1)
-			if !ours {
+			if !u.Ours {
 				// Migrated to another thread: not ours to watch.
 				p.ctx.Activity.PollSkipFD.Add(1)
 			}
@@ -168,17 +169,17 @@ func (p *Poller) UpdateFD(fd int) {
 		p.tab.SetPolled(fd, p.tid, false, false)
 		return
 	}
+	var err error
 	if fd >= SetSize {
+		err = fmt.Errorf("select: register fd %d: %w (%d)", fd, ErrFDSetSize, SetSize)
+	} else if !u.PolledRecv && !u.PolledSend {
+		err = p.kinds.Check("select", fd, gen)
+	}
+	if err != nil {
 		p.tab.SetPolled(fd, p.tid, false, false)
-		p.rejected = append(p.rejected, closedFD{fd, gen})
-		p.refused = append(p.refused, closedFD{fd, gen})
-		if p.err == nil {
-			p.err = fmt.Errorf("select: register fd %d: %w (%d)", fd, ErrFDSetSize, SetSize)
-		}
+		p.ctx.FailFD(fd, gen, err)
 		return
 	}
-	// Record the registration before making it: a Delete running
-	// concurrently then sees our bit and calls Clo, which removes it.
 	p.tab.SetPolled(fd, p.tid, recv, send)
 	if changed, _ := p.sets.set(fd, recv, send, gen); changed {
 		p.updates.Add(1)
@@ -255,39 +256,27 @@ func (p *Poller) findBad() (int, error) {
 	return len(p.bad), nil
 }
 
-// Poll runs one poll cycle (reference §6.1): it applies pending removals
-// and updates, waits until exp (not at all when wake is set or an fd was
-// refused) and dispatches the events. Busy polling is ignored. An fd
-// refused because of FD_SETSIZE does not stop the cycle; the first such
-// error is returned afterwards, naming the fd.
+// Poll runs one poll cycle (HAProxy's _do_poll): it applies pending
+// removals and updates, waits until exp (not at all when wake is set) and
+// dispatches the events. Busy polling is ignored. It fails only if select
+// itself does.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if p.closed.Load() {
 		return fmt.Errorf("select: poll: %w", poller.ErrClosed)
 	}
-	p.err = nil
 	p.forgetClosed()
 	dropped := p.th.DrainUpdates(p, true)
 	if dropped > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(dropped))
 	}
-	n, err := p.ctx.Wait(p, exp, wake || len(p.refused) > 0, false)
+	n, err := p.ctx.Wait(p, exp, wake, false)
 	if err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
-	p.reportRefused()
 	if n > 0 {
 		p.dispatch()
 	}
-	return p.err
-}
-
-// reportRefused gives every fd refused this cycle an ERR_RW event, so that
-// its owner learns that it will never be polled.
-func (p *Poller) reportRefused() {
-	for _, r := range p.refused {
-		p.th.Dispatch(r.fd, r.gen, fdtable.ErrRW)
-	}
-	p.refused = p.refused[:0]
+	return nil
 }
 
 // forgetClosed removes the fds whose close hook ran since the last cycle.
@@ -366,17 +355,18 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Term forgets every registration, removes the close hook and clears this
-// thread's polled bits. It is idempotent.
+// Term forgets every registration and detaches the instance from its
+// thread (close hook and polled bits), unless a newer instance replaced it
+// there. It is idempotent.
 func (p *Poller) Term() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.tab.SetCloseHook(p.tid, nil)
-	p.tab.ClearPolledBy(p.tid)
+	p.th.Detach(p)
 	p.closing.Close()
 	p.sets.reset()
-	p.ready, p.bad, p.refused, p.drop, p.rejected = nil, nil, nil, nil, nil
+	p.kinds.Reset()
+	p.ready, p.bad, p.drop, p.rejected = nil, nil, nil, nil
 	return nil
 }
 

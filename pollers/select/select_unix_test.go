@@ -49,9 +49,9 @@ func TestTableLimit(t *testing.T) {
 }
 
 // TestRefuseBeyondSetSize: an fd at or above FD_SETSIZE is refused when it
-// would be registered: Poll returns the error naming it, its owner gets an
-// error event, nothing is written past the fd_set, and the refusal is not
-// repeated every cycle.
+// would be registered: Poll succeeds, the fd's owner gets an error event
+// and the error naming the fd is reported, nothing is written past the
+// fd_set, and the refusal is not repeated every cycle.
 func TestRefuseBeyondSetSize(t *testing.T) {
 	e := newEnv(t, 2*SetSize)
 	a, _ := e.Pair()
@@ -66,9 +66,13 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	defer e.Th.Remove(big)
 	e.Th.WantRecv(big)
 	e.Th.CantRecv(big)
-	err := e.P.Poll(poller.Eternity, false) // must not wait: the error is due
+	var err error
+	e.Ctx.OnFDError = func(_ int, e error) { err = e }
+	if perr := e.P.Poll(poller.Eternity, false); perr != nil { // must not wait: the error is due
+		t.Errorf("Poll = %v, want nil: the failure is the fd's", perr)
+	}
 	if !errors.Is(err, ErrFDSetSize) || !strings.Contains(err.Error(), "fd "+strconv.Itoa(big)) {
-		t.Errorf("Poll = %v, want an ErrFDSetSize error naming fd %d", err, big)
+		t.Errorf("fd error %v, want an ErrFDSetSize error naming fd %d", err, big)
 	}
 	if calls != 1 || ev&fdtable.PollErr == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
@@ -79,8 +83,7 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	if e.P.sets.maxfd != 0 || e.P.sets.nrd != 0 || len(e.P.sets.gens) > SetSize {
 		t.Errorf("sets changed: maxfd %d, %d in read set, %d gens", e.P.sets.maxfd, e.P.sets.nrd, len(e.P.sets.gens))
 	}
-	// The error event queued a lazy-stop update; it must not repeat the
-	// refusal or spin.
+	// The refusal must not repeat or spin.
 	start := time.Now()
 	if err := e.P.Poll(e.Ctx.UpdateTime().Add(20), false); err != nil {
 		t.Errorf("second Poll = %v, want nil", err)

@@ -1,0 +1,240 @@
+package fdtable
+
+import (
+	"fmt"
+	"math/bits"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Insert adds fd to the table (fd_insert): owner and iocb are stored, the
+// event byte is cleared, the state becomes READY_R|READY_W ("ready until
+// proven otherwise"), the generation is bumped and the fd is handed to the
+// threads in threadMask. Nothing is registered with any poller until a
+// want operation. Polled masks are left as they are: they say which pollers
+// still know the fd number from a previous life.
+//
+// Insert is safe from any goroutine. If iocbs of a previous generation of
+// the same fd (inserted, then removed with [Thread.Remove]) are still
+// running on other threads, Insert waits for them to return.
+func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error {
+	t := th.t
+	if uint(fd) >= uint(t.max) {
+		return t.fdErr("insert", fd)
+	}
+	if threadMask == 0 {
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrNoThread)
+	}
+	e := t.alloc(fd)
+	if e.flags.Load() != 0 {
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrInUse)
+	}
+	e.lock()
+	// Any flag means open, or closed but not yet released by the last
+	// runner of a deferred Delete (the number is still open then).
+	if e.flags.Load() != 0 {
+		e.unlock()
+		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrInUse)
+	}
+	e.waitRunners(th.bit)
+	e.owner = owner
+	e.iocb = iocb
+	e.ev.Store(0)
+	e.thread.Store(threadMask)
+	e.gen.Add(1)
+	e.state.Store(uint32(ReadyRW))
+	e.flags.Store(fOpen)
+	e.unlock()
+	t.used.Add(1)
+	return nil
+}
+
+// Delete closes fd after removing it from the table (fd_delete): close
+// hooks run first, the polled masks, state, owner and thread mask are
+// cleared, then the fd is closed. With linger risk set, SO_LINGER {on, 0}
+// is applied first so the peer sees a reset. The close error, if any, is
+// returned wrapped.
+//
+// Delete is safe from any goroutine, including from any fd's iocb. Once it
+// returns, no iocb of this generation of fd starts, no poller registers it
+// again, and every poller that watched it has been told through its close
+// hook. It never waits for iocbs running on other threads: if some are
+// running it still removes the fd at once, and the last of them to return
+// closes it (HAProxy later added the same deferral); the close error is
+// then lost and Delete returns nil.
+func (th *Thread) Delete(fd int) error {
+	return th.release(fd, false)
+}
+
+// Remove is Delete without closing fd (and without SO_LINGER, which would
+// affect whoever closes it later). Unlike HAProxy 2.2, whose fd_remove
+// leaves the kernel registration in place, the close hooks are told the fd
+// stays open so that registrations are removed explicitly. It gives the
+// same guarantees as Delete; iocbs already running on other threads when
+// it returns may still be running.
+func (th *Thread) Remove(fd int) error {
+	return th.release(fd, true)
+}
+
+func (th *Thread) release(fd int, keepOpen bool) error {
+	t := th.t
+	op := "delete"
+	if keepOpen {
+		op = "remove"
+	}
+	e := t.open(fd)
+	if e == nil {
+		return t.fdErr(op, fd)
+	}
+	e.lock()
+	fl := e.flags.Load()
+	if fl&fOpen == 0 {
+		e.unlock()
+		return t.fdErr(op, fd)
+	}
+	if fl&fLinger != 0 && !keepOpen {
+		// Best effort: a non-socket fd cannot linger.
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+	polled := e.pollRecv.Load() | e.pollSend.Load()
+	for polled != 0 {
+		tid := bits.TrailingZeros64(polled)
+		polled &^= 1 << tid
+		if hb := t.hooks[tid].Load(); hb != nil {
+			hb.h.Clo(fd, keepOpen)
+		}
+	}
+	e.pollRecv.Store(0)
+	e.pollSend.Store(0)
+	e.state.Store(0)
+	e.thread.Store(0)
+	others := e.running.Load()&^th.bit != 0
+	if !others {
+		e.owner = nil
+		e.iocb = nil
+	}
+	deferred := others && !keepOpen
+	if deferred {
+		e.flags.Store(fCloseDeferred)
+	} else {
+		e.flags.Store(0)
+	}
+	e.unlock()
+	t.used.Add(-1)
+	if deferred {
+		// The runners may all have left between the check and the
+		// store: then nobody else will close it.
+		if e.running.Load()&^th.bit == 0 {
+			e.reap(fd)
+		}
+		return nil
+	}
+	if !keepOpen {
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("fdtable: delete fd %d: %w", fd, os.NewSyscallError("close", err))
+		}
+	}
+	return nil
+}
+
+// Takeover moves fd to the calling thread (fd_takeover): it succeeds only
+// if no other thread is running the fd and its generation is still gen (the
+// fd was not closed and reused meanwhile). The thread mask becomes this
+// thread's bit and receiving is stopped, in the same locked step, so the
+// new owner re-subscribes. The previous owners' pollers drop the fd at
+// their next event or update for it.
+func (th *Thread) Takeover(fd int, gen uint32) error {
+	t := th.t
+	if th.bit == 0 {
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrNoThread)
+	}
+	e := t.open(fd)
+	if e == nil {
+		return t.fdErr("takeover", fd)
+	}
+	e.lock()
+	if e.running.Load()&^th.bit != 0 {
+		e.unlock()
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrBusy)
+	}
+	if e.flags.Load()&fOpen == 0 || e.gen.Load() != gen {
+		e.unlock()
+		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrChanged)
+	}
+	e.thread.Store(th.bit)
+	e.state.And(^uint32(ActiveR))
+	e.unlock()
+	return nil
+}
+
+// Attach makes h the close hook of the calling thread's poller and hands
+// that poller every fd the thread already wants. A backend's constructor
+// calls it: a poller created after fds were inserted and wanted (a thread
+// started late, a re-created or swapped poller, recovery after a failed
+// fork) then registers them at its first cycle with no help from the
+// caller. Polled bits left by a previous instance on this thread are
+// cleared first: they describe a kernel object the new instance does not
+// share.
+func (th *Thread) Attach(h CloseHook) error {
+	if th.bit == 0 {
+		return fmt.Errorf("fdtable: attach: %w", ErrNoThread)
+	}
+	if h == nil {
+		return fmt.Errorf("fdtable: attach: nil close hook")
+	}
+	t := th.t
+	t.ClearPolledBy(th.id)
+	t.hooks[th.id].Store(&hookBox{h})
+	th.requeueOwned()
+	return nil
+}
+
+// Detach undoes Attach when the instance terminates: if h is still the
+// thread's close hook it is removed and the thread's polled bits are
+// cleared. It reports whether h was still attached; an instance that a
+// newer one on the same thread replaced leaves the newer one's hook and
+// polled bits alone.
+func (th *Thread) Detach(h CloseHook) bool {
+	if th.bit == 0 || h == nil {
+		return false
+	}
+	t := th.t
+	hb := t.hooks[th.id].Load()
+	if hb == nil || hb.h != h || !t.hooks[th.id].CompareAndSwap(hb, nil) {
+		return false
+	}
+	t.ClearPolledBy(th.id)
+	return true
+}
+
+// Requeue queues a polling update for every open fd the thread owns and
+// wants, as Attach does. Backends call it after re-creating their kernel
+// object (Fork, a rebuild) with the thread's polled bits cleared.
+func (th *Thread) Requeue() {
+	if th.bit != 0 {
+		th.requeueOwned()
+	}
+}
+
+// requeueOwned puts every open, wanted fd of this thread on its local list.
+// The update bit may already be set from a change queued before the thread
+// existed, so the fd is listed whatever the bit said; the drain is
+// idempotent if it is also on the shared list.
+func (th *Thread) requeueOwned() {
+	t := th.t
+	for i := range t.chunks {
+		c := t.chunks[i].Load()
+		if c == nil {
+			continue
+		}
+		for j := range c {
+			e := &c[j]
+			if e.flags.Load()&fOpen == 0 || e.thread.Load()&th.bit == 0 || e.state.Load()&uint32(ActiveRW) == 0 {
+				continue
+			}
+			e.update.Or(th.bit)
+			th.updt = append(th.updt, int32(i<<chunkShift+j))
+		}
+	}
+}
