@@ -242,4 +242,3 @@ func (t *Table) has(fd int, b State) bool {
 	e := t.open(fd)
 	return e != nil && e.state.Load()&uint32(b) != 0
 }
-
