@@ -150,6 +150,40 @@ func (h *harness) thread(i int, setup ...func(*poller.Context)) *tctx {
 	return tc
 }
 
+// threadNoPoller returns simulated thread i with its table handle and
+// context but no poller yet (see newPoller).
+func (h *harness) threadNoPoller(i int) *tctx {
+	h.t.Helper()
+	for len(h.threads) <= i {
+		h.threads = append(h.threads, nil)
+	}
+	if h.threads[i] != nil {
+		h.t.Fatalf("thread %d exists already", i)
+	}
+	th, err := h.tab.NewThread(i)
+	if err != nil {
+		h.t.Fatalf("NewThread(%d): %v", i, err)
+	}
+	tc := &tctx{th: th, ctx: poller.NewContext(th), tid: i}
+	h.threads[i] = tc
+	return tc
+}
+
+// newPoller gives tc a new poller instance from the backend's New. A
+// previous instance is left as it is: terminating it is the caller's
+// business.
+func (h *harness) newPoller(tc *tctx) {
+	h.t.Helper()
+	p, err := h.b.New(tc.ctx)
+	if err != nil {
+		h.t.Fatalf("unexpected New error: %v", err)
+	}
+	if p == nil {
+		h.t.Fatalf("New returned a nil Poller and no error")
+	}
+	tc.p = p
+}
+
 // pair returns a non-blocking AF_UNIX stream socket pair, closed at
 // cleanup unless deleted through the table.
 func (h *harness) pair() (a, b int) {

@@ -79,13 +79,20 @@ func runCheck(t *testing.T, name string, b poller.Backend) *recT {
 type fault int
 
 const (
-	ignoresMigration fault = iota // keeps polling fds that moved to another thread
-	neverRDHUP                    // reports peer shutdown without FlagRDHUP
-	spuriousEvents                // reports readiness the kernel did not report
-	callsInactive                 // runs callbacks of fds active in no direction
-	returnsEarly                  // ignores the timeout
-	leaksFD                       // opens an fd that Term never closes
-	keepsClonedFDs                // no close hook: cloned fds stay registered
+	ignoresMigration   fault = iota // keeps polling fds that moved to another thread
+	neverRDHUP                      // reports peer shutdown without FlagRDHUP
+	spuriousEvents                  // reports readiness the kernel did not report
+	callsInactive                   // runs callbacks of fds active in no direction
+	returnsEarly                    // ignores the timeout
+	leaksFD                         // opens an fd that Term never closes
+	keepsClonedFDs                  // no close hook: cloned fds stay registered
+	dropsRequeued                   // a new instance ignores fds wanted before it existed
+	registersUnlocked               // applies registrations after the fd lock is released
+	failsPollOnFDError              // returns one fd's registration error from Poll
+	noopFork                        // Fork re-creates nothing
+	delsOnEveryClose                // deregisters explicitly even when close is enough
+	clobbersOnTerm                  // Term clears the thread's hook and masks unconditionally
+	busyUndeclared                  // spins on busy polling without FlagBusyPoll
 )
 
 type broken struct {
@@ -94,6 +101,7 @@ type broken struct {
 	ctx  *poller.Context
 	leak int
 	fds  []int
+	err  error
 }
 
 func brokenBackend(f fault) poller.Backend {
@@ -109,29 +117,86 @@ func brokenBackend(f fault) poller.Backend {
 			w.leak, _ = unix.Dup(p.FD())
 		}
 		// The table must call the wrapper's close hook, not the inner one.
-		ctx.Table.SetCloseHook(ctx.Thread.ID(), w)
+		ctx.Thread.Attach(w)
+		if f == dropsRequeued {
+			ctx.Thread.DrainUpdates(nopUpdater{}, true)
+		}
 		return w, nil
 	}
 	return b
 }
 
+type nopUpdater struct{}
+
+func (nopUpdater) UpdateFD(fdtable.Update) {}
+
+// collector gathers the updates a drain hands out.
+type collector struct{ ups []fdtable.Update }
+
+func (c *collector) UpdateFD(u fdtable.Update) { c.ups = append(c.ups, u) }
+
 func (w *broken) Clo(fd int, keepOpen bool) {
-	if w.f == keepsClonedFDs && !keepOpen {
+	switch {
+	case w.f == keepsClonedFDs && !keepOpen:
 		return
+	case w.f == delsOnEveryClose:
+		keepOpen = true
 	}
 	w.Poller.Clo(fd, keepOpen)
 }
 
 func (w *broken) Flags() poller.Flags {
-	if w.f == neverRDHUP {
+	switch w.f {
+	case neverRDHUP:
 		return w.Poller.Flags() &^ poller.FlagRDHUP
+	case busyUndeclared:
+		return w.Poller.Flags() &^ poller.FlagBusyPoll
 	}
 	return w.Poller.Flags()
+}
+
+func (w *broken) Fork() error {
+	if w.f == noopFork {
+		return nil
+	}
+	return w.Poller.Fork()
+}
+
+func (w *broken) Term() error {
+	err := w.Poller.Term()
+	if w.f == clobbersOnTerm {
+		w.ctx.Table.SetCloseHook(w.ctx.Thread.ID(), nil)
+		w.ctx.Table.ClearPolledBy(w.ctx.Thread.ID())
+	}
+	w.ctx.Thread.Detach(w)
+	return err
 }
 
 func (w *broken) Poll(exp poller.Tick, wake bool) error {
 	tab, th := w.ctx.Table, w.ctx.Thread
 	switch w.f {
+	case failsPollOnFDError:
+		prev := w.ctx.OnFDError
+		w.ctx.OnFDError = func(fd int, err error) {
+			w.err = err
+			if prev != nil {
+				prev(fd, err)
+			}
+		}
+		err := w.Poller.Poll(exp, wake)
+		w.ctx.OnFDError = prev
+		if w.err != nil {
+			err, w.err = w.err, nil
+		}
+		return err
+	case registersUnlocked:
+		var c collector
+		th.DrainUpdates(&c, true)
+		for _, u := range c.ups {
+			runtime.Gosched() // let a Remove in
+			w.Poller.UpdateFD(u)
+		}
+		return w.Poller.Poll(exp, wake)
 	case returnsEarly:
 		return w.Poller.Poll(exp, true)
 	case ignoresMigration:
@@ -183,6 +248,13 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		{returnsEarly, "ReturnsEarly", "EternityWaitsForEvent"},
 		{leaksFD, "LeaksFD", "TermNoLeak"},
 		{keepsClonedFDs, "KeepsClonedFDs", "ClonedFDDeregisteredOnDelete"},
+		{dropsRequeued, "DropsRequeued", "LateInstance"},
+		{registersUnlocked, "RegistersUnlocked", "RemoveWhilePolling"},
+		{failsPollOnFDError, "FailsPollOnFDError", "PerFDErrorIsEvent"},
+		{noopFork, "NoopFork", "ForkRecreates"},
+		{delsOnEveryClose, "DelsOnEveryClose", "CloseCostsNoKernelUpdate"},
+		{clobbersOnTerm, "ClobbersOnTerm", "TermOfReplacedInstance"},
+		{busyUndeclared, "BusyUndeclared", "BusyPolling"},
 	} {
 		t.Run(tc.name+"/"+tc.check, func(t *testing.T) {
 			if r := runCheck(t, tc.check, epoll.Backend); r.failed || r.skipped {
@@ -201,7 +273,16 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 
 // minimal hides every optional interface of the wrapped poller, as a
 // third-party backend without introspection or counters would look.
-type minimal struct{ poller.Poller }
+type minimal struct {
+	poller.Poller
+	ctx *poller.Context
+}
+
+func (m *minimal) Term() error {
+	err := m.Poller.Term()
+	m.ctx.Thread.Detach(m)
+	return err
+}
 
 // TestMinimalBackendPassesOrSkipsByName: a backend offering only the
 // Poller interface passes every check that does not need an optional
@@ -214,8 +295,8 @@ func TestMinimalBackendPassesOrSkipsByName(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		m := minimal{p}
-		ctx.Table.SetCloseHook(ctx.Thread.ID(), m)
+		m := &minimal{p, ctx}
+		ctx.Thread.Attach(m)
 		return m, nil
 	}
 	skipped := 0
@@ -227,7 +308,8 @@ func TestMinimalBackendPassesOrSkipsByName(t *testing.T) {
 		case r.skipped:
 			skipped++
 			msg := strings.Join(r.msgs, "; ")
-			if !strings.Contains(msg, "conformance.UpdateCounter") && !strings.Contains(msg, "conformance.WaitCounter") {
+			if !strings.Contains(msg, "conformance.UpdateCounter") && !strings.Contains(msg, "conformance.WaitCounter") &&
+				!strings.Contains(msg, "conformance.KernelObject") {
 				t.Errorf("%s skipped without naming a missing capability: %s", c.name, msg)
 			}
 		}

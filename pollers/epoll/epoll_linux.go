@@ -352,8 +352,9 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 }
 
 // Fork replaces the epoll instance by a new one (an epoll instance is
-// shared with the parent across fork) and closes the old one; every fd the
-// thread wants is registered on the new one at the next Poll.
+// shared with the parent across fork), closes the old one and registers on
+// the new one every fd the thread owns and wants. Call it on the polling
+// goroutine.
 func (p *Poller) Fork() error { return p.recreate("fork") }
 
 // recreate replaces the epoll instance by an empty new one, closes the old
@@ -374,6 +375,11 @@ func (p *Poller) recreate(op string) error {
 	unix.Close(old)
 	if err := p.th.Attach(p); err != nil {
 		return fmt.Errorf("epoll: %s: %w", op, err)
+	}
+	// Register at once: recreate runs on the polling goroutine, and the
+	// caller of Fork expects a working instance when it returns.
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
 	}
 	return nil
 }
