@@ -63,7 +63,7 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 			"the netpoller measured in the same run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	backends := fs.String("backends", "all", "comma-separated backends to measure, \"all\" for every enabled one (EVPOLL_POLLER and EVPOLL_DISABLE narrow it); "+chain.Baseline+" (Go's runtime netpoller) is always measured as the baseline")
+	backends := fs.String("backends", "all", "comma-separated backends to measure, \"all\" for every enabled one (EVPOLL_POLLER and EVPOLL_DISABLE narrow it); "+chain.Netpoller+" (Go's runtime netpoller) is always measured as the baseline")
 	fds := fs.String("fds", "100,1000,10000", "comma-separated numbers of registered fds (even, >= 2)")
 	active := fs.String("active", "1,100", "comma-separated numbers of fds made readable at the start of a round")
 	writes := fs.Int("writes", 100, "chained one-byte writes per round")
@@ -123,7 +123,7 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 	} else {
 		for _, n := range strings.Split(*backends, ",") {
 			n = strings.TrimSpace(n)
-			if n == "" || n == chain.Baseline {
+			if n == "" || n == chain.Netpoller {
 				continue
 			}
 			if _, err := poller.Lookup(n); err != nil {
@@ -179,7 +179,7 @@ func run(stdout, stderr io.Writer, args []string) error {
 				continue
 			}
 			cfg := chain.Config{FDs: n, Active: m, Writes: o.writes}
-			base := measure(chain.Baseline, cfg, o)
+			base := measure(chain.Netpoller, cfg, o)
 			base.Baseline = true
 			results = append(results, base)
 			for _, name := range o.backends {
@@ -199,8 +199,8 @@ func measure(name string, cfg chain.Config, o *options) Result {
 	res := Result{Backend: name, FDs: cfg.FDs, Active: cfg.Active}
 	var r chain.Runner
 	var err error
-	if name == chain.Baseline {
-		r, err = chain.NewBaseline(cfg)
+	if name == chain.Netpoller {
+		r, err = chain.NewBaseline(chain.Netpoller, cfg)
 	} else {
 		var be poller.Backend
 		if be, err = poller.Lookup(name); err == nil {

@@ -18,9 +18,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func synthetic() []Result {
 	return []Result{
 		{Backend: "poll", FDs: 100, Active: 1, Rounds: 50, NsRound: 700000, Events: 101, Ratio: 0.7},
-		{Backend: "netpoll", FDs: 100, Active: 1, Rounds: 50, NsRound: 1000000, Events: 101, Baseline: true},
+		{Backend: "netpoller", FDs: 100, Active: 1, Rounds: 50, NsRound: 1000000, Events: 101, Baseline: true},
 		{Backend: "epoll", FDs: 100, Active: 1, Rounds: 50, NsRound: 500000, Events: 101, Ratio: 0.5},
-		{Backend: "netpoll", FDs: 2000, Active: 1, Rounds: 50, NsRound: 1200000, Events: 101, Baseline: true},
+		{Backend: "netpoller", FDs: 2000, Active: 1, Rounds: 50, NsRound: 1200000, Events: 101, Baseline: true},
 		{Backend: "select", FDs: 2000, Active: 1, Skipped: "chain: backend select cannot serve 2000 fds: table holds 3024 fds, FD_SETSIZE is 1024"},
 		{Backend: "epoll", FDs: 2000, Active: 1, Rounds: 50, NsRound: 540000, Events: 101, Ratio: 0.45},
 	}
