@@ -54,7 +54,7 @@ func newFlagSet(o *flagValues) *flag.FlagSet {
 	fs.StringVar(&o.active, "active", "1,100", "comma-separated numbers of fds made readable at the start of a round (one table each); none may exceed the smallest -fds")
 	fs.IntVar(&o.writes, "writes", 100, "chained writes per round")
 	fs.IntVar(&o.rounds, "rounds", 200, "measured rounds per sample, at most (see -maxtime)")
-	fs.IntVar(&o.warmup, "warmup", 5, "unmeasured rounds before each sample")
+	fs.IntVar(&o.warmup, "warmup", 5, "unmeasured rounds before each sample, at most (and at most half of -maxtime once one is done)")
 	fs.IntVar(&o.count, "count", 5, "paired repeats: each repeat measures every backend and the baseline once, in turn")
 	fs.DurationVar(&o.maxTime, "maxtime", 200*time.Millisecond, "stop a sample after this long, once 3 rounds are done")
 	fs.StringVar(&o.format, "format", "text", "output format: text (a table per -active value and a verdict), csv, json (every sample, machine info) or bench (Go benchmark format, for benchstat -col /backend)")
