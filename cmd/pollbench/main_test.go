@@ -97,7 +97,7 @@ func TestRunExitStatus(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Empty(t, stderr)
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "verdict: fastest "), "last line %q", lines[len(lines)-1])
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "verdict: fastest evpoll backend: "), "last line %q", lines[len(lines)-1])
 	assert.Regexp(t, `\nactive=2 +fds=10 +fds=20\n`, stdout)
 }
 

@@ -40,7 +40,7 @@ func synthetic() *Report {
 		Names: []string{"raw-epoll", "netpoller", "epoll", "poll", "select"},
 		Rows: []*Row{
 			{Backend: "raw-epoll", FDs: 100, Active: 100, Samples: s(100e3, 110e3, 90e3)},
-			{Backend: "netpoller", FDs: 100, Active: 100, Samples: []Sample{{Rounds: 40, NsPerRound: 150e3, Allocs: 2.5}, {Rounds: 40, NsPerRound: 140e3, Allocs: 2}, {Rounds: 40, NsPerRound: 160e3, Allocs: 3}}},
+			{Backend: "netpoller", FDs: 100, Active: 100, Samples: []Sample{{Rounds: 40, NsPerRound: 150e3, MeanNsPerRound: 170e3, Allocs: 2.5}, {Rounds: 40, NsPerRound: 140e3, Allocs: 2}, {Rounds: 40, NsPerRound: 160e3, Allocs: 3}}},
 			{Backend: "epoll", FDs: 100, Active: 100, Samples: s(95e3, 100e3, 85e3)},
 			{Backend: "poll", FDs: 100, Active: 100, Samples: s(96e3, 99e3, 86e3)},
 			{Backend: "select", FDs: 100, Active: 100, Samples: s(120e3, 130e3, 110e3)},
@@ -96,7 +96,7 @@ func TestVerdict(t *testing.T) {
 		edit func(*Report)
 		want string
 	}{
-		{"synthetic", func(*Report) {}, "verdict: fastest epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000."},
+		{"synthetic", func(*Report) {}, "verdict: fastest evpoll backend: epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000."},
 		{"two active values", func(rep *Report) {
 			rep.Active = []int{1, 100}
 			for _, r := range rep.Rows {
@@ -104,15 +104,15 @@ func TestVerdict(t *testing.T) {
 				c.Active = 1
 				rep.Rows = append(rep.Rows, &c)
 			}
-		}, "verdict: active=1: fastest epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000; active=100: fastest epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000."},
-		{"baselines only", func(rep *Report) { rep.Names = []string{"raw-epoll", "netpoller"} }, "verdict: fastest raw-epoll at fds 100-2000."},
+		}, "verdict: active=1: fastest evpoll backend: epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000; active=100: fastest evpoll backend: epoll (poll within noise) at fds 100, epoll at fds 2000; vs raw-epoll: faster at fds 100, slower at fds 2000; vs netpoller: faster at fds 100-2000."},
+		{"baselines only", func(rep *Report) { rep.Names = []string{"raw-epoll", "netpoller"} }, "verdict: fastest: raw-epoll at fds 100-2000."},
 		{"nothing measured at one column", func(rep *Report) {
 			for _, r := range rep.Rows {
 				if r.FDs == 2000 {
 					r.Samples = nil
 				}
 			}
-		}, "verdict: fastest epoll (poll within noise) at fds 100, nothing measured at fds 2000; vs raw-epoll: faster at fds 100, not compared at fds 2000; vs netpoller: faster at fds 100, not compared at fds 2000."},
+		}, "verdict: fastest evpoll backend: epoll (poll within noise) at fds 100, nothing measured at fds 2000; vs raw-epoll: faster at fds 100, not compared at fds 2000; vs netpoller: faster at fds 100, not compared at fds 2000."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := synthetic()

@@ -42,9 +42,11 @@ type Row struct {
 
 // Sample is one measurement of one row: a run of rounds on a fresh setup.
 type Sample struct {
-	Rounds     int     `json:"rounds"`
-	NsPerRound float64 `json:"ns_per_round"`
-	Allocs     float64 `json:"allocs_per_round"`
+	Rounds int `json:"rounds"`
+	// NsPerRound is the median round's time; MeanNsPerRound the mean.
+	NsPerRound     float64 `json:"ns_per_round"`
+	MeanNsPerRound float64 `json:"mean_ns_per_round"`
+	Allocs         float64 `json:"allocs_per_round"`
 	// Waits is kernel waits (or Poll calls, for a backend) per round,
 	// absent for runners that cannot count them.
 	Waits *float64 `json:"waits_per_round,omitempty"`

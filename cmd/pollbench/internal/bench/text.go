@@ -65,7 +65,7 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(&sb, "\ncells: median time per round, then the median of its paired ratios to %s and their range (min-max) over the repeats; lower is faster.\n", rep.Baseline)
+	fmt.Fprintf(&sb, "\ncells: time per round (median round of each sample, median over the repeats), then the median of the paired ratios to %s and their range (min-max) over the repeats; lower is faster.\n", rep.Baseline)
 	for _, r := range rep.Rows {
 		if r.Skipped != "" {
 			fmt.Fprintf(&sb, "skipped: %s at fds=%d active=%d: %s\n", r.Backend, r.FDs, r.Active, r.Skipped)

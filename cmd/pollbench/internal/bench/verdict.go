@@ -75,9 +75,9 @@ func (rep *Report) verdict() string {
 			backends = append(backends, n)
 		}
 	}
+	what := "fastest evpoll backend: "
 	if len(backends) == 0 {
-		backends = rep.Names
-		bases = nil
+		backends, bases, what = rep.Names, nil, "fastest: "
 	}
 	var parts []string
 	for _, m := range rep.Active {
@@ -99,7 +99,7 @@ func (rep *Report) verdict() string {
 		if len(rep.Active) > 1 {
 			fmt.Fprintf(&sb, "active=%d: ", m)
 		}
-		sb.WriteString("fastest " + strings.Join(runs(rep.FDs, labels), ", "))
+		sb.WriteString(what + strings.Join(runs(rep.FDs, labels), ", "))
 		for _, b := range bases {
 			outs := make([]string, len(rep.FDs))
 			for i, n := range rep.FDs {
