@@ -176,6 +176,12 @@ func TestPlot(t *testing.T) {
 	assert.ErrorContains(t, writePlot(filepath.Join(dir, "e.svg"), empty), "nothing was measured")
 }
 
+func TestFmtRatio(t *testing.T) {
+	for x, want := range map[float64]string{0.0041: "0.004", 0.1: "0.10", 1.234: "1.23", 99.94: "99.94", 1236.4: "1236"} {
+		assert.Equal(t, want, fmtRatio(x), "%v", x)
+	}
+}
+
 func TestTicks125(t *testing.T) {
 	var labels []string
 	for _, tk := range (ticks125{}).Ticks(80, 600) {

@@ -37,7 +37,19 @@ func (rep *Report) cell(r *Row) string {
 	case r.Ratio == nil:
 		return t
 	}
-	return fmt.Sprintf("%s %.2fx (%.2f-%.2f)", t, r.Ratio.Median, r.Ratio.Min, r.Ratio.Max)
+	return fmt.Sprintf("%s %sx (%s-%s)", t, fmtRatio(r.Ratio.Median), fmtRatio(r.Ratio.Min), fmtRatio(r.Ratio.Max))
+}
+
+// fmtRatio keeps about three significant digits, so that 0.004 and 1236
+// both read.
+func fmtRatio(x float64) string {
+	switch {
+	case x < 0.1:
+		return fmt.Sprintf("%.3f", x)
+	case x >= 100:
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
 }
 
 // writeText prints one pivot table per -active value (rows: backends,
