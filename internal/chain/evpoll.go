@@ -34,10 +34,12 @@ type ErrBackendTest struct {
 	Err     error
 }
 
+// Error names the backend and the fd it could not watch.
 func (e *ErrBackendTest) Error() string {
 	return fmt.Sprintf("chain: backend %s cannot watch fd %d: %v", e.Backend, e.MaxFD, e.Err)
 }
 
+// Unwrap returns the backend's Test error.
 func (e *ErrBackendTest) Unwrap() error { return e.Err }
 
 // New sets up the workload on backend be. When be's Test refuses a table

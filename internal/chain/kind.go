@@ -31,6 +31,7 @@ var errNoEventfd = errors.New("chain: kind eventfd needs Linux")
 
 var kindNames = []string{"socketpair", "pipe", "eventfd"}
 
+// String returns the kind's name, as ParseKind accepts it.
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]

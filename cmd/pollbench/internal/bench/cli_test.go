@@ -145,7 +145,7 @@ func TestLibraryDeps(t *testing.T) {
 	}
 	root := moduleRoot(t)
 	var pkgs []string
-	for _, dir := range []string{"fdtable", "poller", "pollers", "conformance", "internal/chain", "loop", "evnet"} {
+	for _, dir := range []string{"fdtable", "poller", "pollers", "conformance", "internal", "loop", "evnet"} {
 		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
 			pkgs = append(pkgs, "./"+dir+"/...")
 		}
