@@ -60,6 +60,9 @@ func skipReason(bt *chain.ErrBackendTest) string {
 	return bt.Error()
 }
 
+// openRunner is newRunner; tests replace it with fakes.
+var openRunner = newRunner
+
 // newRunner sets up the workload on a baseline or a backend.
 func newRunner(name string, cfg chain.Config) (chain.Runner, error) {
 	if chain.IsBaseline(name) {
@@ -75,7 +78,7 @@ func newRunner(name string, cfg chain.Config) (chain.Runner, error) {
 // sample sets up name, runs the warm-up rounds, then measures rounds
 // until o.rounds are done or o.maxTime has passed (3 rounds at least).
 func sample(name string, cfg chain.Config, o *options) (s Sample, err error) {
-	r, err := newRunner(name, cfg)
+	r, err := openRunner(name, cfg)
 	if err != nil {
 		return s, err
 	}
