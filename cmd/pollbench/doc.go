@@ -1,22 +1,34 @@
-// Command pollbench compares evpoll's polling backends on the machine it
-// runs on.
+// Command pollbench compares evpoll's polling backends with loops written
+// without evpoll, on the machine it runs on, and says which to pick.
 //
-// It runs the workload of libevent's bench.c (N registered socket fds, M
-// of them made readable, then a chain of one-byte writes in which every
-// read event triggers the next write) on every enabled backend and on Go's
-// runtime netpoller (one goroutine per fd), which serves as the baseline:
-// each result is given as time per round and as a ratio to the baseline
-// measured in the same run, since timings on a shared machine only compare
-// within one run.
+// It runs the workload of libevent's bench.c (N registered fds, M of them
+// made readable, then a chain of small writes in which every read event
+// triggers the next write) on every enabled backend and on three
+// baselines: raw-epoll (Linux) and raw-poll, the same workload written
+// directly on golang.org/x/sys/unix, and netpoller, Go's runtime
+// netpoller with one goroutine per fd. Timings on a shared machine only
+// compare within one run, so every point is measured in -count paired
+// repeats, each measuring every backend and the baseline once in turn,
+// and each row's ratio to the -baseline is taken repeat by repeat; the
+// output gives the median ratio and its range.
 //
 // Usage:
 //
-//	pollbench [-backends all] [-fds 100,1000,10000] [-active 1,100]
-//	          [-writes 100] [-rounds 100] [-warmup 10] [-maxtime 2s]
-//	          [-format text|csv|json|gobench] [-list]
+//	pollbench [-backends all] [-baseline raw-epoll] [-kind socketpair]
+//	          [-fds 100,1000,10000] [-active 1,100] [-writes 100]
+//	          [-count 5] [-rounds 200] [-warmup 5] [-maxtime 200ms]
+//	          [-format text|csv|json|bench] [-plot FILE.svg|FILE.png] [-list]
 //
-// -list prints the registered backends in HAProxy's "haproxy -vv" format.
+// The text output is a table per -active value (rows: backends, columns:
+// fds) ending with a line "verdict: ..." that names the fastest backend
+// per range of fds and says whether it beat each baseline beyond the
+// noise, that is in every repeat. -format bench writes Go benchmark
+// format for "benchstat -col /backend"; -format json writes every sample
+// with the machine's description.
+//
+// -list prints the registered backends in HAProxy's "haproxy -vv" format,
+// the error of each backend whose test failed, and the baselines.
 // EVPOLL_POLLER and EVPOLL_DISABLE narrow "-backends all" as they narrow
-// backend selection. A bad flag is named on standard error and the exit
-// status is 2; a failed measurement exits 1.
+// backend selection. A bad flag is named once on standard error and the
+// exit status is 2; a failed measurement exits 1 after the output.
 package main

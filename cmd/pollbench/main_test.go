@@ -2,26 +2,47 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// TestMain lets the test binary act as pollbench when asked to, so the
-// tests below can run the real command as a separate process.
+// binary is pollbench built by TestMain, run by the tests as a process.
+var binary string
+
 func TestMain(m *testing.M) {
-	if os.Getenv("POLLBENCH_AS_MAIN") == "1" {
-		main()
-		return
+	dir, err := os.MkdirTemp("", "pollbench-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	binary = filepath.Join(dir, "pollbench")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building pollbench: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
-func runPollbench(t *testing.T, args ...string) (stdout, stderr string, code int) {
+// runPollbench runs the built command; with nofile > 0, under a shell
+// that first lowers the open-file limit to nofile.
+func runPollbench(t *testing.T, nofile int, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "POLLBENCH_AS_MAIN=1")
+	cmd := exec.Command(binary, args...)
+	if nofile > 0 {
+		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), binary}, args...)...)
+	}
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -36,22 +57,69 @@ func runPollbench(t *testing.T, args ...string) (stdout, stderr string, code int
 	return out.String(), errb.String(), code
 }
 
+// tiny keeps live runs short.
+var tiny = []string{"-writes", "10", "-rounds", "3", "-warmup", "1", "-count", "2"}
+
 func TestBadFlagExitStatus(t *testing.T) {
-	_, stderr, code := runPollbench(t, "-format", "xml")
-	if code != 2 {
-		t.Errorf("exit status = %d, want 2", code)
-	}
-	if !strings.Contains(stderr, "flag -format") {
-		t.Errorf("stderr %q does not name the bad flag", stderr)
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-format", "xml"}, "-format"},
+		{[]string{"-active", "200", "-fds", "100"}, "-active"},
+		{[]string{"-fds", "0"}, "-fds"},
+		{[]string{"-maxtime", "5"}, "-maxtime"},
+		{[]string{"-backends", "nosuch"}, "-backends"},
+		{[]string{"-baseline", "nosuch"}, "-baseline"},
+		{[]string{"-kind", "fifo"}, "-kind"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			stdout, stderr, code := runPollbench(t, 0, tc.args...)
+			assert.Equal(t, 2, code, "exit status")
+			assert.Empty(t, stdout)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one message, got %q", stderr)
+			assert.Equal(t, 1, strings.Count(stderr, tc.flag), "the message names %s once: %q", tc.flag, stderr)
+			assert.True(t, strings.HasPrefix(stderr, "pollbench: "), stderr)
+		})
 	}
 }
 
 func TestListExitStatus(t *testing.T) {
-	stdout, stderr, code := runPollbench(t, "-list")
-	if code != 0 {
-		t.Fatalf("exit status = %d, stderr %q", code, stderr)
+	stdout, stderr, code := runPollbench(t, 0, "-list")
+	require.Equal(t, 0, code, stderr)
+	assert.True(t, strings.HasPrefix(stdout, "Available polling systems :"), stdout)
+	assert.Contains(t, stdout, "Baselines: ")
+}
+
+// TestRunExitStatus: a small real run exits 0 and ends with the verdict.
+func TestRunExitStatus(t *testing.T) {
+	stdout, stderr, code := runPollbench(t, 0, append([]string{"-fds", "10,20", "-active", "2"}, tiny...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "verdict: fastest evpoll backend: "), "last line %q", lines[len(lines)-1])
+	assert.Regexp(t, `\nactive=2 +fds=10 +fds=20\n`, stdout)
+}
+
+// TestMeasurementFailureExitsOne: fds the process cannot open make the
+// run fail with status 1 and a message that says why, after the table.
+func TestMeasurementFailureExitsOne(t *testing.T) {
+	stdout, stderr, code := runPollbench(t, 40, append([]string{"-fds", "10,100", "-active", "1"}, tiny...)...)
+	assert.Equal(t, 1, code, "exit status; stderr %q", stderr)
+	assert.Contains(t, stderr, "pollbench: measurement failed: ")
+	assert.Contains(t, stderr, "fds=100")
+	assert.Contains(t, stderr, "too many open files")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one message: %q", stderr)
+	assert.Contains(t, stdout, "FAILED", "the table marks the failed cells")
+}
+
+// TestSelectSkipSaysWhy: select beyond FD_SETSIZE is a skip explained in
+// words, not a failure.
+func TestSelectSkipSaysWhy(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("FD_SETSIZE is 1024 on Linux; other systems differ")
 	}
-	if !strings.HasPrefix(stdout, "Available polling systems :") {
-		t.Errorf("stdout = %q, want the listing", stdout)
-	}
+	stdout, stderr, code := runPollbench(t, 0, append([]string{"-backends", "select", "-baseline", "raw-poll", "-fds", "1100", "-active", "1"}, tiny...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "skipped: select at fds=1100 active=1: select cannot watch fds at or above FD_SETSIZE (1024) on this OS")
 }

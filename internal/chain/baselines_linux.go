@@ -1,0 +1,3 @@
+package chain
+
+var rawEpollBaseline = []baseline{{RawEpoll, newRawEpoll}}
