@@ -22,17 +22,48 @@
 // then applies [Thread.UpdateEvents]), and record what they registered in
 // the polled masks ([Table.SetPolled]).
 //
+// # Concurrency contract
+//
+// Safe from any goroutine: Insert, Delete, Remove and Takeover (through any
+// Thread, including [Table.External]), the want/stop/cant/may/cond/done
+// operations on fds shared by several threads or owned by another one
+// (through [Table.External]: their changes go to the shared list), and
+// every read-only accessor of [Table]. A Thread with an id belongs to its
+// polling goroutine for everything else: its local list, DrainUpdates,
+// Dispatch and UpdateEvents.
+//
+// What each guarantees once it returns:
+//   - after Delete or Remove of an fd, no iocb of that generation starts;
+//     every poller that watched it was told through its close hook; no
+//     poller registers that generation again (DrainUpdates hands out open
+//     fds only, with the fd locked, and Delete and Remove take the same
+//     lock); whatever the kernel still reports for it is dropped by
+//     Dispatch as Dead or Stale. iocbs already running on other threads
+//     may still be running; Delete leaves the close to the last of them.
+//   - after Insert, the previous generation's events cannot reach the new
+//     owner: Dispatch re-checks the generation once its thread is marked
+//     running, which excludes Insert, Delete, Remove and Takeover.
+//   - a poller attached to a thread with [Thread.Attach] (every backend's
+//     constructor does it) is handed every fd the thread already owns and
+//     wants, with no help from the caller.
+//
 // Deviations from HAProxy 2.2, each deliberate:
 //   - every Insert bumps a per-fd generation ([Table.Gen]); backends tag
 //     kernel registrations with it so that an event for a previous user of
 //     the same fd number is dropped, never delivered;
-//   - [Table.Remove] deregisters the still-open fd through the close hooks
-//     (HAProxy leaves it registered, quirk Q11);
+//   - [Thread.Remove] deregisters the still-open fd through the close hooks
+//     (HAProxy 2.2's fd_remove leaves it registered);
 //   - "SHUT_W reported while active for write is an error" tests the state,
-//     as intended, not the event byte (quirk Q1);
+//     as intended, not the event byte (HAProxy 2.2 tests the event byte,
+//     where SHUT_W is never recorded);
+//   - [Thread.Delete] does not wait for iocbs running on other threads: the
+//     last of them closes the fd (later HAProxy versions do the same);
+//   - an event for an fd that moved to another thread changes nothing in
+//     the fd's state (HAProxy applies its READY bits first);
 //   - [Thread.Takeover] checks the generation, not an owner pointer;
 //   - the shared update list is a mutex-protected doubly linked list with
-//     HAProxy's link encoding, so its walk never restarts (quirk Q2), and a
+//     HAProxy's link encoding, so its walk never restarts (HAProxy's
+//     lock-free list can make a walker restart), and a
 //     drain takes off any listed entry nobody has to acknowledge any more
 //     (HAProxy leaves such entries until the fd's next update);
 //   - [Table.Used] counts the fds in the table: Remove decrements it like

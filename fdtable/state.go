@@ -80,9 +80,9 @@ func (e PollEv) String() string {
 	return string(b)
 }
 
-// legacy maps reported events to FD_POLL_* bits (reference §4.10 step 2),
-// with the intent of quirk Q1: SHUT_W reported while the fd is active for
-// writing is an error.
+// legacy maps reported events to FD_POLL_* bits (fd_update_events), with
+// that function's intent rather than its letter: SHUT_W reported while the
+// fd is active for writing is an error.
 func legacy(evts, st State) PollEv {
 	var e PollEv
 	if evts&ReadyR != 0 {
@@ -104,7 +104,7 @@ func legacy(evts, st State) PollEv {
 }
 
 // mustStop returns the directions for which events were reported although
-// nobody wants them (reference §4.10 step 4).
+// nobody wants them (fd_update_events' must_stop).
 func mustStop(evts, st State) State {
 	switch {
 	case st&ActiveRW == 0:

@@ -160,7 +160,7 @@ func (t *Table) SetCloseHook(tid int, h CloseHook) error {
 // SetWakeHook installs a function called with an fd's thread mask when a
 // polling change is queued on the shared list for an active fd that the
 // calling thread does not own alone. The run loop uses it to wake a sleeping
-// owner (HAProxy 2.3 behaviour, fixing quirk Q14). nil removes it.
+// owner (HAProxy 2.3 behaviour; 2.2 wakes nobody). nil removes it.
 func (t *Table) SetWakeHook(f func(threadMask uint64)) {
 	if f == nil {
 		t.wake.Store(nil)
