@@ -146,8 +146,8 @@ func testDeduplicatedUpdates(h *harness) {
 	h.must(tc.th.WantRecv(a))
 	h.must(tc.th.WantRecv(a))
 	h.must(tc.th.WantSend(a))
-	if got := tc.th.LocalUpdates(); len(got) != 1 || int(got[0]) != a {
-		h.t.Fatalf("local update list = %v, want [%d]", got, a)
+	if got := h.tab.Info(a).Updates; got != tc.th.Bit() {
+		h.t.Fatalf("update mask = %#x, want this thread's bit only", got)
 	}
 	uc, ok := h.counter(tc)
 	var before uint64
@@ -163,8 +163,8 @@ func testDeduplicatedUpdates(h *harness) {
 	if got := h.polled(tc, a); got != "RW" {
 		h.t.Errorf("polled = %s, want RW", got)
 	}
-	if n := len(tc.th.LocalUpdates()); n != 0 {
-		h.t.Errorf("local update list has %d entries after the cycle, want 0", n)
+	if m := h.tab.Info(a).Updates; m != 0 {
+		h.t.Errorf("update mask %#x after the cycle, want 0", m)
 	}
 }
 
@@ -174,15 +174,15 @@ func testLazyStop(h *harness) {
 	a, b := h.reader(tc, rec)
 	h.poll(tc, poller.Eternity, true)
 	h.must(tc.th.StopBoth(a))
-	if n := len(tc.th.LocalUpdates()); n != 0 || h.tab.UpdateMask(a) != 0 {
-		h.t.Fatalf("stop queued an update (local list %d, update mask %#x); stop must be lazy", n, h.tab.UpdateMask(a))
+	if m := h.tab.Info(a).Updates; m != 0 {
+		h.t.Fatalf("stop queued an update (update mask %#x); stop must be lazy", m)
 	}
 	h.poll(tc, poller.Eternity, true)
 	if got := h.polled(tc, a); got != "R" {
 		h.t.Fatalf("polled after stop = %s, want R (lazy stop keeps the registration)", got)
 	}
 	h.write(b, 1)
-	h.pollUntil(tc, "the unwanted read event", func() bool { return h.tab.RecvReady(a) })
+	h.pollUntil(tc, "the unwanted read event", func() bool { return h.tab.Info(a).State&fdtable.ReadyR != 0 })
 	if n := rec.calls.Load(); n != 0 {
 		h.t.Errorf("iocb called %d times for an fd active in no direction, want 0", n)
 	}
@@ -215,7 +215,7 @@ func testDeadFDEvent(h *harness) {
 	ra, rb := &recorder{drain: true}, &recorder{drain: true}
 	kill := func(other int) func(int) {
 		return func(int) {
-			if h.tab.IsOpen(other) {
+			if h.tab.Info(other).Open {
 				if err := tc.th.Delete(other); err != nil {
 					h.t.Errorf("Delete(%d) from iocb: %v", other, err)
 				}
@@ -494,7 +494,7 @@ func testMigratedFD(h *harness) {
 	if got := h.polled(t0, a); got != "R" {
 		h.t.Fatalf("thread 0 polled = %s, want R", got)
 	}
-	h.must(t1.th.Takeover(a, h.tab.Gen(a)))
+	h.must(t1.th.Takeover(a, h.tab.Info(a).Gen))
 	h.must(t1.th.WantRecv(a))
 	h.poll(t1, poller.Eternity, true)
 	h.write(b, 1)
@@ -793,7 +793,7 @@ func testFDReuse(h *harness) {
 	replaced := -1
 	replace := func(victim int) func(int) {
 		return func(int) {
-			if replaced >= 0 || !h.tab.IsOpen(victim) {
+			if replaced >= 0 || !h.tab.Info(victim).Open {
 				return
 			}
 			replaced = victim
@@ -969,10 +969,10 @@ func testTermNoLeak(h *harness) {
 	unix.Close(b)
 	h.forget(a)
 	h.forget(b)
-	if err := p.Term(); err != nil {
+	if err := p.Close(); err != nil {
 		h.t.Errorf("unexpected Term error: %v", err)
 	}
-	if err := p.Term(); err != nil {
+	if err := p.Close(); err != nil {
 		h.t.Errorf("second Term: %v, want nil (Term is idempotent)", err)
 	}
 	if err := p.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
@@ -1048,11 +1048,8 @@ func testConcurrentUpdates(h *harness) {
 		if got := h.polled(tc, fd); got != "R" {
 			h.t.Errorf("fd %d polled = %s after converging on want recv, want R", fd, got)
 		}
-		if m := h.tab.UpdateMask(fd); m != 0 {
+		if m := h.tab.Info(fd).Updates; m != 0 {
 			h.t.Errorf("fd %d update mask = %#x after draining, want 0", fd, m)
 		}
-	}
-	if fds, _, _ := h.tab.SharedList(); len(fds) != 0 {
-		h.t.Errorf("shared update list still holds %v", fds)
 	}
 }

@@ -79,7 +79,7 @@ func testLateInstance(h *harness) {
 
 	// Term, then a new instance: the fds wanted all along and one wanted
 	// in between are served.
-	h.must(tc.p.Term())
+	h.must(tc.p.Close())
 	rec2 := &recorder{drain: true}
 	_, d := h.reader(tc, rec2)
 	h.newPoller(tc)
@@ -346,7 +346,7 @@ func testTermOfReplacedInstance(h *harness) {
 	h.poll(tc, poller.Eternity, true)
 	old := tc.p
 	h.newPoller(tc)
-	h.must(old.Term())
+	h.must(old.Close())
 	h.poll(tc, poller.Eternity, true)
 	if got := h.polled(tc, a); got != "R" {
 		h.t.Fatalf("fd polled as %s after the old instance's Term, want R", got)

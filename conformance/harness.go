@@ -107,7 +107,7 @@ func newHarness(t tb, b poller.Backend) *harness {
 		timer.Stop()
 		for i := len(h.threads) - 1; i >= 0; i-- {
 			if tc := h.threads[i]; tc != nil && tc.p != nil {
-				tc.p.Term()
+				tc.p.Close()
 			}
 		}
 		// The table is discarded with the harness: close the fds
@@ -220,7 +220,7 @@ func (h *harness) insert(tc *tctx, fd int, rec *recorder, mask uint64) {
 	err := th.Insert(fd, rec, func(fd int, owner any) {
 		r := owner.(*recorder)
 		r.calls.Add(1)
-		r.ev.Store(uint32(h.tab.Ev(fd)))
+		r.ev.Store(uint32(h.tab.Info(fd).Ev))
 		r.st.Store(uint32(h.tab.State(fd)))
 		if r.drain {
 			var buf [4096]byte
@@ -314,14 +314,29 @@ func (h *harness) checkKernel() {
 			got[r.FD] = dirs(r.Recv, r.Send)
 		}
 		want := map[int]string{}
-		for _, fd := range h.tab.AppendPolledBy(nil, tc.tid) {
-			r, s := h.tab.Polled(fd)
-			want[fd] = dirs(r&tc.th.Bit() != 0, s&tc.th.Bit() != 0)
+		for _, fd := range h.polledBy(tc) {
+			in := h.tab.Info(fd)
+			want[fd] = dirs(in.PolledRecv&tc.th.Bit() != 0, in.PolledSend&tc.th.Bit() != 0)
 		}
 		if d := cmp.Diff(want, got); d != "" {
 			h.t.Fatalf("thread %d: kernel registrations differ from polled masks (-masks +kernel):\n%s", tc.tid, d)
 		}
 	}
+}
+
+// polledBy returns the fds whose polled bits name tc's thread.
+func (h *harness) polledBy(tc *tctx) []int {
+	return polledBy(h.tab, tc.th.Bit())
+}
+
+func polledBy(tab *fdtable.Table, bit uint64) []int {
+	var fds []int
+	for fd := range tab.MaxFDs() {
+		if in := tab.Info(fd); (in.PolledRecv|in.PolledSend)&bit != 0 {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
 
 func dirs(r, s bool) string {
@@ -338,8 +353,8 @@ func dirs(r, s bool) string {
 
 // polled returns what tc's poller watches for fd according to the table.
 func (h *harness) polled(tc *tctx, fd int) string {
-	r, s := h.tab.Polled(fd)
-	return dirs(r&tc.th.Bit() != 0, s&tc.th.Bit() != 0)
+	in := h.tab.Info(fd)
+	return dirs(in.PolledRecv&tc.th.Bit() != 0, in.PolledSend&tc.th.Bit() != 0)
 }
 
 func (h *harness) write(fd int, n int) {

@@ -39,8 +39,8 @@ type naiveReg struct {
 
 func naiveBackend(f naiveFault) poller.Backend {
 	return poller.Backend{
-		Name: "naive-poll",
-		Pref: 1,
+		Name:       "naive-poll",
+		Preference: 1,
 		New: func(ctx *poller.Context) (poller.Poller, error) {
 			n := &naive{ctx: ctx, f: f, regs: map[int]naiveReg{}}
 			return n, ctx.Thread.Attach(n)
@@ -110,7 +110,7 @@ func (n *naive) Poll(exp poller.Tick, wake bool) error {
 		}
 		gen := n.gens[i]
 		if n.f == naiveCurrentGen {
-			gen = n.ctx.Table.Gen(fd)
+			gen = n.ctx.Table.Info(fd).Gen
 		}
 		if n.f == naiveOnce {
 			n.mu.Lock()
@@ -132,7 +132,7 @@ func (n *naive) Poll(exp poller.Tick, wake bool) error {
 	return nil
 }
 
-func (n *naive) Clo(fd int, keepOpen bool) {
+func (n *naive) Closing(fd int, _ uint32, _ bool) {
 	n.mu.Lock()
 	delete(n.regs, fd)
 	n.mu.Unlock()
@@ -140,7 +140,7 @@ func (n *naive) Clo(fd int, keepOpen bool) {
 
 func (n *naive) Fork() error         { return nil }
 func (n *naive) Flags() poller.Flags { return 0 }
-func (n *naive) Term() error {
+func (n *naive) Close() error {
 	n.ctx.Thread.Detach(n)
 	n.mu.Lock()
 	clear(n.regs)

@@ -126,6 +126,10 @@ func brokenBackend(f fault) poller.Backend {
 	return b
 }
 
+type nopHook struct{}
+
+func (nopHook) Closing(int, uint32, bool) {}
+
 type nopUpdater struct{}
 
 func (nopUpdater) UpdateFD(fdtable.Update) {}
@@ -135,14 +139,18 @@ type collector struct{ ups []fdtable.Update }
 
 func (c *collector) UpdateFD(u fdtable.Update) { c.ups = append(c.ups, u) }
 
-func (w *broken) Clo(fd int, keepOpen bool) {
-	switch {
-	case w.f == keepsClonedFDs && !keepOpen:
-		return
-	case w.f == delsOnEveryClose:
-		keepOpen = true
+func (w *broken) Closing(fd int, gen uint32, deregister bool) {
+	switch w.f {
+	case keepsClonedFDs:
+		// Only what Remove asks for explicitly: cloned fds stay.
+		deregister = deregister && w.ctx.Table.Info(fd).Open && !w.ctx.Table.Info(fd).Cloned
+		if !deregister {
+			return
+		}
+	case delsOnEveryClose:
+		deregister = true
 	}
-	w.Poller.Clo(fd, keepOpen)
+	w.Poller.Closing(fd, gen, deregister)
 }
 
 func (w *broken) Flags() poller.Flags {
@@ -162,11 +170,14 @@ func (w *broken) Fork() error {
 	return w.Poller.Fork()
 }
 
-func (w *broken) Term() error {
-	err := w.Poller.Term()
+func (w *broken) Close() error {
+	err := w.Poller.Close()
 	if w.f == clobbersOnTerm {
-		w.ctx.Table.SetCloseHook(w.ctx.Thread.ID(), nil)
-		w.ctx.Table.ClearPolledBy(w.ctx.Thread.ID())
+		// Take the thread's hook and polled bits, whoever owns them.
+		var c collector
+		w.ctx.Thread.Attach(nopHook{})
+		w.ctx.Thread.Detach(nopHook{})
+		w.ctx.Thread.DrainUpdates(&c, true)
 	}
 	w.ctx.Thread.Detach(w)
 	return err
@@ -200,28 +211,28 @@ func (w *broken) Poll(exp poller.Tick, wake bool) error {
 	case returnsEarly:
 		return w.Poller.Poll(exp, true)
 	case ignoresMigration:
-		w.fds = tab.AppendPolledBy(w.fds[:0], th.ID())
+		w.fds = polledBy(tab, th.Bit())
 		type dirs struct{ r, s bool }
 		was := map[int]dirs{}
 		for _, fd := range w.fds {
-			r, s := tab.Polled(fd)
-			was[fd] = dirs{r&th.Bit() != 0, s&th.Bit() != 0}
+			in := tab.Info(fd)
+			was[fd] = dirs{in.PolledRecv&th.Bit() != 0, in.PolledSend&th.Bit() != 0}
 		}
 		err := w.Poller.Poll(exp, wake)
 		for fd, d := range was {
-			if tab.ThreadMask(fd)&th.Bit() == 0 && tab.IsOpen(fd) {
+			if tab.Info(fd).Threads&th.Bit() == 0 && tab.Info(fd).Open {
 				tab.SetPolled(fd, th.ID(), d.r, d.s)
 			}
 		}
 		return err
 	}
 	err := w.Poller.Poll(exp, wake)
-	w.fds = tab.AppendPolledBy(w.fds[:0], th.ID())
+	w.fds = polledBy(tab, th.Bit())
 	for _, fd := range w.fds {
 		switch {
-		case w.f == spuriousEvents && tab.Active(fd):
+		case w.f == spuriousEvents && tab.State(fd)&fdtable.ActiveRW != 0:
 			th.UpdateEvents(fd, fdtable.ReadyR)
-		case w.f == callsInactive && tab.IsOpen(fd) && !tab.Active(fd):
+		case w.f == callsInactive && tab.Info(fd).Open && tab.State(fd)&fdtable.ActiveRW == 0:
 			th.WantRecv(fd)
 			th.UpdateEvents(fd, fdtable.ReadyR)
 			th.StopRecv(fd)
@@ -278,8 +289,8 @@ type minimal struct {
 	ctx *poller.Context
 }
 
-func (m *minimal) Term() error {
-	err := m.Poller.Term()
+func (m *minimal) Close() error {
+	err := m.Poller.Close()
 	m.ctx.Thread.Detach(m)
 	return err
 }

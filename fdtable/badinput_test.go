@@ -164,8 +164,8 @@ func TestBadThreadArgs(t *testing.T) {
 	if th.Bit() != 1<<63 || th.ID() != 63 {
 		t.Errorf("thread 63: id %d bit %#x", th.ID(), th.Bit())
 	}
-	if _, err := tab.NewThread(63); !errors.Is(err, fdtable.ErrThreadUsed) {
-		t.Errorf("second NewThread(63) = %v, want ErrThreadUsed", err)
+	if _, err := tab.NewThread(63); !errors.Is(err, fdtable.ErrBadThread) {
+		t.Errorf("second NewThread(63) = %v, want ErrBadThread", err)
 	}
 	if err := th.Insert(3, nil, nil, 0); !errors.Is(err, fdtable.ErrNoThread) {
 		t.Errorf("Insert with empty mask = %v, want ErrNoThread", err)

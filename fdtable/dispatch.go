@@ -116,7 +116,7 @@ func (th *Thread) deliver(e *entry, fd int, gen uint32, evts State, lazyStop boo
 	nev := legacy(evts, st)
 	ev := PollEv(e.ev.Load())
 	for {
-		n := ev&PollSticky | nev
+		n := ev&pollSticky | nev
 		if n == ev || e.ev.CompareAndSwap(uint32(ev), uint32(n)) {
 			ev = n
 			break

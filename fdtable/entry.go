@@ -33,13 +33,16 @@ const (
 type IOCB func(fd int, owner any)
 
 // CloseHook is implemented by a poller instance that must forget an fd
-// before it is closed or removed (HAProxy's clo). keepOpen is true for
-// [Thread.Remove]: the fd stays open, so any kernel registration must be
-// removed explicitly. The hook runs on the goroutine that called Delete or
-// Remove, while the fd is locked against updates (see [Thread.DrainUpdates]),
-// so it must not call back into the table for that fd.
+// before it is closed or removed (HAProxy's clo). gen is the generation
+// being released. deregister is true when closing the fd will not remove
+// a kernel registration by itself: the fd stays open ([Thread.Remove]), or
+// its open file is shared with another process (cloned by fork); the
+// instance must then remove it explicitly. The hook runs on the goroutine
+// that called Delete or Remove, with the fd locked against updates (see
+// [Thread.DrainUpdates]), so it must not call back into the table for that
+// fd.
 type CloseHook interface {
-	Clo(fd int, keepOpen bool)
+	Closing(fd int, gen uint32, deregister bool)
 }
 
 // entry is one fd's slot.

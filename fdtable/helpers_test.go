@@ -82,7 +82,6 @@ func errClass(err error) string {
 		{"ErrInUse", fdtable.ErrInUse},
 		{"ErrNoThread", fdtable.ErrNoThread},
 		{"ErrBadThread", fdtable.ErrBadThread},
-		{"ErrThreadUsed", fdtable.ErrThreadUsed},
 		{"ErrBusy", fdtable.ErrBusy},
 		{"ErrChanged", fdtable.ErrChanged},
 	} {
@@ -173,7 +172,7 @@ type hookRec struct {
 	calls *[]hookCall
 }
 
-func (h hookRec) Clo(fd int, keepOpen bool) {
+func (h hookRec) Closing(fd int, _ uint32, keepOpen bool) {
 	r, s := h.tab.Polled(fd)
 	*h.calls = append(*h.calls, hookCall{
 		Tid: h.tid, FD: fd, KeepOpen: keepOpen,

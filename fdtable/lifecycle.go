@@ -98,11 +98,12 @@ func (th *Thread) release(fd int, keepOpen bool) error {
 		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	}
 	polled := e.pollRecv.Load() | e.pollSend.Load()
+	gen, dereg := e.gen.Load(), keepOpen || fl&fCloned != 0
 	for polled != 0 {
 		tid := bits.TrailingZeros64(polled)
 		polled &^= 1 << tid
 		if hb := t.hooks[tid].Load(); hb != nil {
-			hb.h.Clo(fd, keepOpen)
+			hb.h.Closing(fd, gen, dereg)
 		}
 	}
 	e.pollRecv.Store(0)
@@ -184,7 +185,7 @@ func (th *Thread) Attach(h CloseHook) error {
 		return fmt.Errorf("fdtable: attach: nil close hook")
 	}
 	t := th.t
-	t.ClearPolledBy(th.id)
+	t.clearPolledBy(th.id)
 	t.hooks[th.id].Store(&hookBox{h})
 	th.requeueOwned()
 	return nil
@@ -204,17 +205,8 @@ func (th *Thread) Detach(h CloseHook) bool {
 	if hb == nil || hb.h != h || !t.hooks[th.id].CompareAndSwap(hb, nil) {
 		return false
 	}
-	t.ClearPolledBy(th.id)
+	t.clearPolledBy(th.id)
 	return true
-}
-
-// Requeue queues a polling update for every open fd the thread owns and
-// wants, as Attach does. Backends call it after re-creating their kernel
-// object (Fork, a rebuild) with the thread's polled bits cleared.
-func (th *Thread) Requeue() {
-	if th.bit != 0 {
-		th.requeueOwned()
-	}
 }
 
 // requeueOwned puts every open, wanted fd of this thread on its local list.

@@ -249,7 +249,7 @@ func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
 	case st&fdtable.ActiveW == 0 && evts&(fdtable.ReadyW|fdtable.ShutW|fdtable.ErrRW) != 0:
 		stop = fdtable.ActiveW
 	}
-	f.ev = f.ev&fdtable.PollSticky | nev
+	f.ev = f.ev&(fdtable.PollErr|fdtable.PollHup) | nev
 	if f.ev&(fdtable.PollIn|fdtable.PollHup|fdtable.PollErr) != 0 {
 		f.state |= fdtable.ReadyR
 	}

@@ -58,12 +58,12 @@ const (
 	PollErr PollEv = 0x08 // ERR_RW was reported, or SHUT_W while active for write
 	PollHup PollEv = 0x10 // SHUT_R was reported
 
-	// PollSticky are the conditions kept across events until the fd is
-	// inserted again.
-	PollSticky = PollErr | PollHup
-	// PollData are the readiness conditions, replaced on every event.
-	PollData = PollIn | PollOut
 )
+
+// pollSticky are the conditions kept across events until the fd is
+// inserted again; the readiness conditions (IN, OUT) are replaced by
+// every event.
+const pollSticky = PollErr | PollHup
 
 // String formats the conditions as HAProxy's "show fd" does, for instance
 // "0x11(heopI)".

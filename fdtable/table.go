@@ -20,14 +20,13 @@ const DefaultMaxFDs = 1 << 20
 // Errors returned by the table. They are wrapped with the operation and the
 // fd number; test for them with [errors.Is].
 var (
-	ErrBadFD      = errors.New("fd out of range")
-	ErrNotOpen    = errors.New("fd not in table")
-	ErrInUse      = errors.New("fd already in table")
-	ErrNoThread   = errors.New("empty thread mask")
-	ErrBadThread  = errors.New("thread id out of range")
-	ErrThreadUsed = errors.New("thread id already in use")
-	ErrBusy       = errors.New("fd running on another thread")
-	ErrChanged    = errors.New("fd generation changed")
+	ErrBadFD     = errors.New("fd out of range")
+	ErrNotOpen   = errors.New("fd not in table")
+	ErrInUse     = errors.New("fd already in table")
+	ErrNoThread  = errors.New("empty thread mask")
+	ErrBadThread = errors.New("thread id out of range or in use")
+	ErrBusy      = errors.New("fd running on another thread")
+	ErrChanged   = errors.New("fd generation changed")
 )
 
 const (
@@ -142,21 +141,6 @@ func (t *Table) fdErr(op string, fd int) error {
 	return fmt.Errorf("fdtable: %s fd %d: %w", op, fd, ErrNotOpen)
 }
 
-// SetCloseHook installs the close hook of thread tid's poller (nil removes
-// it). [Table.Delete] and [Table.Remove] call the hook of every thread whose
-// bit is in the fd's polled masks before the fd is released.
-func (t *Table) SetCloseHook(tid int, h CloseHook) error {
-	if tid < 0 || tid >= MaxThreads {
-		return fmt.Errorf("fdtable: close hook for thread %d: %w", tid, ErrBadThread)
-	}
-	if h == nil {
-		t.hooks[tid].Store(nil)
-	} else {
-		t.hooks[tid].Store(&hookBox{h})
-	}
-	return nil
-}
-
 // SetWakeHook installs a function called with an fd's thread mask when a
 // polling change is queued on the shared list for an active fd that the
 // calling thread does not own alone. The run loop uses it to wake a sleeping
@@ -197,39 +181,44 @@ func (t *Table) MarkCloned() {
 	}
 }
 
-// IsOpen reports whether fd is in the table.
-func (t *Table) IsOpen(fd int) bool { return t.open(fd) != nil }
-
-// IsCloned reports whether fd is open and marked cloned.
-func (t *Table) IsCloned(fd int) bool {
-	e := t.open(fd)
-	return e != nil && e.flags.Load()&fCloned != 0
+// Info is a snapshot of one fd's entry, for diagnostics, tests and
+// backends that need more than [Table.State]. Each field is read
+// atomically, but the fields are not read at one instant: other
+// goroutines may change the fd between them.
+type Info struct {
+	Open   bool   // the fd is in the table
+	Gen    uint32 // bumped by every Insert; 0 if never inserted
+	State  State  // FD_EV_* bits
+	Ev     PollEv // FD_POLL_* conditions last reported
+	Cloned bool   // marked cloned by MarkCloned (fork)
+	Linger bool   // marked with SetLingerRisk
+	// Masks of thread bits: allowed to process the fd, with a polling
+	// update pending, running its iocb, and whose pollers watch it for
+	// receiving and for sending.
+	Threads, Updates, Running, PolledRecv, PolledSend uint64
 }
 
-// LingerRisk reports whether fd is open and marked with linger risk.
-func (t *Table) LingerRisk(fd int) bool {
-	e := t.open(fd)
-	return e != nil && e.flags.Load()&fLinger != 0
-}
-
-// Gen returns fd's generation, bumped by every Insert (0 if never
-// inserted or out of range).
-func (t *Table) Gen(fd int) uint32 {
+// Info returns a snapshot of fd's entry; the zero Info for an fd out of
+// range or never used.
+func (t *Table) Info(fd int) Info {
 	e := t.lookup(fd)
 	if e == nil {
-		return 0
+		return Info{}
 	}
-	return e.gen.Load()
-}
-
-// OpenGen returns fd's generation and whether it is open, in one lookup:
-// the test a backend makes for every kernel event.
-func (t *Table) OpenGen(fd int) (gen uint32, open bool) {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0, false
+	fl := e.flags.Load()
+	return Info{
+		Open:       fl&fOpen != 0,
+		Gen:        e.gen.Load(),
+		State:      State(e.state.Load()),
+		Ev:         PollEv(e.ev.Load()),
+		Cloned:     fl&(fOpen|fCloned) == fOpen|fCloned,
+		Linger:     fl&(fOpen|fLinger) == fOpen|fLinger,
+		Threads:    e.thread.Load(),
+		Updates:    e.update.Load(),
+		Running:    e.running.Load(),
+		PolledRecv: e.pollRecv.Load(),
+		PolledSend: e.pollSend.Load(),
 	}
-	return e.gen.Load(), e.flags.Load()&fOpen != 0
 }
 
 // Owner returns fd's owner, or nil. It is safe from fd's iocb or from the
@@ -249,53 +238,6 @@ func (t *Table) State(fd int) State {
 		return 0
 	}
 	return State(e.state.Load())
-}
-
-// Ev returns the FD_POLL_* conditions last reported for fd.
-func (t *Table) Ev(fd int) PollEv {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0
-	}
-	return PollEv(e.ev.Load())
-}
-
-// ThreadMask returns the threads allowed to process fd.
-func (t *Table) ThreadMask(fd int) uint64 {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0
-	}
-	return e.thread.Load()
-}
-
-// UpdateMask returns the threads that still have to apply a polling update
-// for fd.
-func (t *Table) UpdateMask(fd int) uint64 {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0
-	}
-	return e.update.Load()
-}
-
-// RunningMask returns the threads currently running fd's iocb.
-func (t *Table) RunningMask(fd int) uint64 {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0
-	}
-	return e.running.Load()
-}
-
-// Polled returns the threads whose kernel pollers watch fd for receiving
-// and for sending.
-func (t *Table) Polled(fd int) (recv, send uint64) {
-	e := t.lookup(fd)
-	if e == nil {
-		return 0, 0
-	}
-	return e.pollRecv.Load(), e.pollSend.Load()
 }
 
 // SetPolled records whether thread tid's kernel poller watches fd for
@@ -319,14 +261,4 @@ func setBit(m *atomic.Uint64, bit uint64, on bool) {
 	} else if m.Load()&bit != 0 {
 		m.And(^bit)
 	}
-}
-
-// ClearPolled clears every thread's polled bits for fd.
-func (t *Table) ClearPolled(fd int) {
-	e := t.lookup(fd)
-	if e == nil {
-		return
-	}
-	e.pollRecv.Store(0)
-	e.pollSend.Store(0)
 }

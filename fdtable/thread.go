@@ -28,7 +28,7 @@ func (t *Table) NewThread(id int) (*Thread, error) {
 	for {
 		m := t.threads.Load()
 		if m&bit != 0 {
-			return nil, fmt.Errorf("fdtable: new thread %d: %w", id, ErrThreadUsed)
+			return nil, fmt.Errorf("fdtable: new thread %d: %w", id, ErrBadThread)
 		}
 		if t.threads.CompareAndSwap(m, m|bit) {
 			break
@@ -84,10 +84,6 @@ func (th *Thread) ID() int { return th.id }
 
 // Bit returns the thread's bit in thread masks (0 for the external handle).
 func (th *Thread) Bit() uint64 { return th.bit }
-
-// LocalUpdates returns the thread's local update list. The slice is only
-// valid until the next call on th.
-func (th *Thread) LocalUpdates() []int32 { return th.updt }
 
 // updatePolling queues a polling update for fd (updt_fd_polling).
 func (th *Thread) updatePolling(fd int, e *entry) {
@@ -221,24 +217,4 @@ func (th *Thread) DoneRecv(fd int) error {
 			return nil
 		}
 	}
-}
-
-// RecvActive reports whether fd is open and ACTIVE_R is set.
-func (t *Table) RecvActive(fd int) bool { return t.has(fd, ActiveR) }
-
-// SendActive reports whether fd is open and ACTIVE_W is set.
-func (t *Table) SendActive(fd int) bool { return t.has(fd, ActiveW) }
-
-// RecvReady reports whether fd is open and READY_R is set.
-func (t *Table) RecvReady(fd int) bool { return t.has(fd, ReadyR) }
-
-// SendReady reports whether fd is open and READY_W is set.
-func (t *Table) SendReady(fd int) bool { return t.has(fd, ReadyW) }
-
-// Active reports whether fd is open and active in some direction.
-func (t *Table) Active(fd int) bool { return t.has(fd, ActiveRW) }
-
-func (t *Table) has(fd int, b State) bool {
-	e := t.open(fd)
-	return e != nil && e.state.Load()&uint32(b) != 0
 }

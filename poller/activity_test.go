@@ -171,11 +171,11 @@ func TestFlagsString(t *testing.T) {
 		{0, "0"},
 		{FlagRDHUP, "RDHUP"},
 		{FlagERRHUP, "ERRHUP"},
-		{FlagEdge, "EDGE"},
 		{FlagFork, "FORK"},
+		{FlagBusyPoll, "BUSYPOLL"},
 		{FlagRDHUP | FlagERRHUP, "RDHUP|ERRHUP"},
 		{FlagERRHUP | FlagRDHUP | FlagFork, "RDHUP|ERRHUP|FORK"},
-		{FlagRDHUP | FlagERRHUP | FlagEdge | FlagFork, "RDHUP|ERRHUP|EDGE|FORK"},
+		{FlagRDHUP | FlagERRHUP | FlagFork | FlagBusyPoll, "RDHUP|ERRHUP|FORK|BUSYPOLL"},
 		{1 << 8, "0x100"},
 		{FlagERRHUP | 1<<8 | 1<<31, "ERRHUP|0x80000100"},
 	}

@@ -16,8 +16,6 @@ const (
 	FlagRDHUP Flags = 1 << iota
 	// FlagERRHUP: the backend reports error and hangup conditions.
 	FlagERRHUP
-	// FlagEdge: the backend can poll edge-triggered.
-	FlagEdge
 	// FlagFork: the backend owns kernel objects that Fork re-creates.
 	FlagFork
 	// FlagBusyPoll: the backend honours Context.BusyPolling.
@@ -34,7 +32,7 @@ func (f Flags) String() string {
 	for _, n := range []struct {
 		f Flags
 		s string
-	}{{FlagRDHUP, "RDHUP"}, {FlagERRHUP, "ERRHUP"}, {FlagEdge, "EDGE"}, {FlagFork, "FORK"}, {FlagBusyPoll, "BUSYPOLL"}} {
+	}{{FlagRDHUP, "RDHUP"}, {FlagERRHUP, "ERRHUP"}, {FlagFork, "FORK"}, {FlagBusyPoll, "BUSYPOLL"}} {
 		if f&n.f != 0 {
 			if s != "" {
 				s += "|"
@@ -57,8 +55,9 @@ func (f Flags) String() string {
 type Backend struct {
 	// Name is the backend's unique name, such as "epoll".
 	Name string
-	// Pref is the preference: higher is tried first; 0 means disabled.
-	Pref int
+	// Preference orders the backends: higher is tried first; 0 means
+	// disabled (HAProxy's pref).
+	Preference int
 	// Flags are the capabilities the backend declares statically.
 	Flags Flags
 	// Test is a cheap check that the backend can serve tab (HAProxy's
@@ -71,40 +70,59 @@ type Backend struct {
 	New func(ctx *Context) (Poller, error)
 }
 
-// Poller is one thread's instance of a backend.
+// Poller is one thread's instance of a backend. Its constructor
+// (Backend.New) attaches it to its thread with fdtable.Thread.Attach, which
+// makes it the thread's close hook and hands it every fd the thread
+// already owns and wants.
 //
-// Poll runs one cycle (HAProxy's _do_poll): it applies the pending updates
-// of both update lists, waits until exp (a tick, Eternity for "no timer")
-// or not at all when wake is true, and reports the events through
-// fdtable.Thread.Dispatch. It returns an error only when the kernel object
-// itself fails (the wait or the object is broken); an interrupted wait is
-// retried, and a registration the kernel refuses for one fd is that fd's
-// problem: it is reported with Context.FailFD, and the fd's owner gets an
-// error event.
+// Poll runs one cycle (HAProxy's _do_poll) on the thread's goroutine: it
+// applies the pending updates of both update lists
+// (fdtable.Thread.DrainUpdates), waits until exp (a tick, Eternity for "no
+// timer") or not at all when wake is true, through Context.Wait, and
+// reports each event with fdtable.Thread.Dispatch, passing the generation
+// the registration was tagged with. It returns an error only when the
+// kernel object itself fails; an interrupted wait is retried, and a
+// registration the kernel refuses for one fd is that fd's failure:
+// reported with Context.FailFD, its owner gets an error event. Poll
+// returns ErrClosed after Close.
 //
-// Clo is the close hook (see fdtable.CloseHook). Fork re-creates the
-// instance's kernel objects in a child process and registers every fd its
-// thread wants on the new ones. Term releases everything and is
-// idempotent. Flags returns the instance's current capabilities, which
-// may grow (FlagRDHUP is added when first seen).
+// Closing is the close hook (fdtable.CloseHook): Delete and Remove call it
+// on their own goroutine, which may be any, with the fd locked, for every
+// thread whose polled bits say it watches the fd. It must not block, and
+// must remove the kernel registration when told to deregister; a backend
+// whose registrations live in user space may queue the removal for its
+// next cycle.
+//
+// Fork, called on the thread's goroutine in a child process (through
+// the package's Fork function), re-creates the instance's kernel objects,
+// closes the inherited ones it may close, and registers every fd the
+// thread wants on the new ones. A backend with no kernel object returns
+// nil. An error leaves the instance unusable: the caller terminates it.
+//
+// Close releases everything the instance holds and detaches it from its
+// thread (fdtable.Thread.Detach), unless a newer instance replaced it
+// there. It is idempotent. Call it on the thread's goroutine, or once that
+// goroutine no longer polls.
+//
+// Flags returns the instance's current capabilities, which may grow
+// (FlagRDHUP is added when first seen). It is safe from any goroutine.
 //
 // The multi-thread contract every backend keeps, checked by the
 // conformance suite:
 //   - a new instance registers, at its first cycle, every fd its thread
-//     already owns and wants (it attaches with fdtable.Thread.Attach);
+//     already owns and wants;
 //   - after Delete or Remove of an fd returns on any goroutine, the
 //     instance does not register that fd again, and whatever the kernel
 //     still reports for it is dropped and never delivered;
 //   - an event for one generation of an fd is never delivered to the next
-//     one (Dispatch is given the generation the registration was tagged
-//     with);
-//   - Term of an instance that a newer one on the same thread replaced
-//     leaves the newer one alone (fdtable.Thread.Detach).
+//     one;
+//   - Close of an instance that a newer one on the same thread replaced
+//     leaves the newer one alone.
 type Poller interface {
 	Poll(exp Tick, wake bool) error
-	Clo(fd int, keepOpen bool)
+	Closing(fd int, gen uint32, deregister bool)
 	Fork() error
-	Term() error
+	Close() error
 	Flags() Flags
 }
 

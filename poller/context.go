@@ -14,7 +14,7 @@ import (
 // wait (HAProxy's MAX_POLL_EVENTS, tune.maxpollevents).
 const DefaultMaxEvents = 200
 
-// ErrClosed is returned by a poller used after Term.
+// ErrClosed is returned by a poller used after Close.
 var ErrClosed = errors.New("poller closed")
 
 // Context is one polling thread's state shared between the run loop and

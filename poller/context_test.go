@@ -474,7 +474,7 @@ func TestWaitDeliversFailedFD(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
 	var got []fdtable.PollEv
-	if err := ctx.Thread.Insert(p[0], nil, func(fd int, _ any) { got = append(got, tab.Ev(fd)) }, ctx.Thread.Bit()); err != nil {
+	if err := ctx.Thread.Insert(p[0], nil, func(fd int, _ any) { got = append(got, tab.Info(fd).Ev) }, ctx.Thread.Bit()); err != nil {
 		t.Fatal(err)
 	}
 	if err := ctx.Thread.WantRecv(p[0]); err != nil {
@@ -482,8 +482,8 @@ func TestWaitDeliversFailedFD(t *testing.T) {
 	}
 	var logged []error
 	ctx.OnFDError = func(fd int, err error) { logged = append(logged, err) }
-	ctx.FailFD(p[0], tab.Gen(p[0]), unix.EPERM)
-	ctx.FailFD(p[0], tab.Gen(p[0])-1, unix.EPERM) // an older generation: not delivered
+	ctx.FailFD(p[0], tab.Info(p[0]).Gen, unix.EPERM)
+	ctx.FailFD(p[0], tab.Info(p[0]).Gen-1, unix.EPERM) // an older generation: not delivered
 	w := &fakeWaiter{t: t, script: []call{{}}, maxCalls: 10}
 	if _, err := ctx.Wait(w, Eternity, false, false); err != nil {
 		t.Fatal(err)

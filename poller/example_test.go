@@ -14,25 +14,29 @@ import (
 type nopPoller struct{}
 
 func (nopPoller) Poll(poller.Tick, bool) error { return nil }
-func (nopPoller) Clo(int, bool)                {}
+func (nopPoller) Closing(int, uint32, bool)    {}
 func (nopPoller) Fork() error                  { return nil }
-func (nopPoller) Term() error                  { return nil }
+func (nopPoller) Close() error                 { return nil }
 func (nopPoller) Flags() poller.Flags          { return 0 }
 
 func newNop(*poller.Context) (poller.Poller, error) { return nopPoller{}, nil }
-
-// noEnv is an empty environment, so that the examples' output does not
-// depend on EVPOLL_POLLER or EVPOLL_DISABLE.
-func noEnv(string) (string, bool) { return "", false }
 
 // A backend package registers itself from init; importing the package
 // makes the backend available.
 func init() {
 	poller.Register(poller.Backend{
-		Name:  "example",
-		Pref:  10,
-		Flags: poller.FlagERRHUP,
-		New:   newNop,
+		Name:       "example",
+		Preference: 10,
+		Flags:      poller.FlagERRHUP,
+		New:        newNop,
+	})
+	poller.Register(poller.Backend{
+		Name:       "broken",
+		Preference: 20,
+		Test:       func(*fdtable.Table) error { return errors.New("not on this machine") },
+		New: func(*poller.Context) (poller.Poller, error) {
+			return nil, errors.New("broken: not on this machine")
+		},
 	})
 }
 
@@ -41,7 +45,7 @@ func ExampleRegister() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(b.Name, b.Pref, b.Flags)
+	fmt.Println(b.Name, b.Preference, b.Flags)
 
 	_, err = poller.Lookup("kqueue")
 	fmt.Println(err)
@@ -50,43 +54,20 @@ func ExampleRegister() {
 	// poller: unknown backend "kqueue" (forgotten import?)
 }
 
-func ExampleRegistry_WriteList() {
-	r := new(poller.Registry)
-	r.Register(poller.Backend{Name: "epoll", Pref: 300, Flags: poller.FlagERRHUP, New: newNop})
-	r.Register(poller.Backend{Name: "poll", Pref: 200, Flags: poller.FlagERRHUP, New: newNop})
-	r.Register(poller.Backend{
-		Name: "select",
-		Pref: 150,
-		// select cannot watch fds at or above FD_SETSIZE.
-		Test: func(tab *fdtable.Table) error {
-			if tab.MaxFDs() > 1024 {
-				return errors.New("table larger than FD_SETSIZE")
-			}
-			return nil
-		},
-		New: newNop,
-	})
-	if err := r.Disable("poll"); err != nil {
-		log.Fatal(err)
-	}
-	if err := r.WriteList(os.Stdout, fdtable.New(4096), noEnv); err != nil {
+func ExampleWriteList() {
+	// The listing of this test binary's registry: "example" and
+	// "broken" (see init above), before any environment override.
+	if err := poller.WriteList(os.Stdout, fdtable.New(4096)); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
 	// Available polling systems :
-	//       epoll : pref=300,  test result OK
-	//      select : pref=150,  test result FAILED
-	//        poll : disabled,  test result OK
-	// Total: 3 (1 usable), will use epoll.
+	//      broken : pref= 20,  test result FAILED
+	//     example : pref= 10,  test result OK
+	// Total: 2 (1 usable), will use example.
 }
 
-func ExampleRegistry_Open() {
-	r := new(poller.Registry)
-	r.Register(poller.Backend{Name: "poll", Pref: 200, New: newNop})
-	r.Register(poller.Backend{Name: "epoll", Pref: 300, New: func(*poller.Context) (poller.Poller, error) {
-		return nil, errors.New("epoll_create1: too many open files")
-	}})
-
+func ExampleOpen() {
 	tab := fdtable.New(1024)
 	th, err := tab.NewThread(0)
 	if err != nil {
@@ -95,26 +76,16 @@ func ExampleRegistry_Open() {
 	defer th.Close()
 	ctx := poller.NewContext(th)
 
-	// epoll has the higher preference but fails: Open falls back to poll.
-	b, p, err := r.Open(ctx, noEnv)
+	// broken has the higher preference but its constructor
+	// fails: Open falls back to the next backend.
+	b, p, err := poller.Open(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Term()
+	defer p.Close()
 	fmt.Println("using", b.Name)
-
-	// EVPOLL_POLLER forces a backend; its failure is not replaced.
-	env := func(k string) (string, bool) {
-		if k == poller.EnvPoller {
-			return "epoll", true
-		}
-		return "", false
-	}
-	_, _, err = r.Open(ctx, env)
-	fmt.Println(err)
 	// Output:
-	// using poll
-	// poller: no polling mechanism available: epoll: epoll_create1: too many open files
+	// using example
 }
 
 func ExampleTick_Add() {

@@ -12,7 +12,7 @@ import "fmt"
 func Fork(ctx *Context, p Poller) error {
 	ctx.Table.MarkCloned()
 	if err := p.Fork(); err != nil {
-		p.Term()
+		p.Close()
 		return fmt.Errorf("poller: fork: %w", err)
 	}
 	return nil

@@ -18,12 +18,12 @@ type forkPoller struct {
 }
 
 func (p *forkPoller) Poll(poller.Tick, bool) error { return nil }
-func (p *forkPoller) Clo(int, bool)                {}
+func (p *forkPoller) Closing(int, uint32, bool)    {}
 func (p *forkPoller) Flags() poller.Flags          { return 0 }
-func (p *forkPoller) Term() error                  { p.terms++; return nil }
+func (p *forkPoller) Close() error                 { p.terms++; return nil }
 func (p *forkPoller) Fork() error {
 	p.forks++
-	p.clonedAtFork = p.tab.IsCloned(p.fd)
+	p.clonedAtFork = p.tab.Info(p.fd).Cloned
 	return p.forkErr
 }
 

@@ -42,7 +42,7 @@ func TestWriteList(t *testing.T) {
 	tests := []struct {
 		golden  string
 		setup   func(epoll, poll, sel *fake) // before registration
-		disable []string                     // through Registry.Disable
+		disable []string                     // through registry.Disable
 		env     map[string]string            // the same through the environment
 		extra   []*fake                      // registered after the three
 	}{
@@ -159,7 +159,7 @@ func TestWriteListForced(t *testing.T) {
 
 func TestWriteListEmpty(t *testing.T) {
 	var buf bytes.Buffer
-	if err := (&Registry{}).WriteList(&buf, nil, noEnv); err != nil {
+	if err := (&registry{}).WriteList(&buf, nil, noEnv); err != nil {
 		t.Fatal(err)
 	}
 	want := "Available polling systems :\nTotal: 0 (0 usable), will use none.\n"

@@ -12,7 +12,7 @@ import (
 	"github.com/evpoll/evpoll/fdtable"
 )
 
-// Environment variables read by [Registry.Open] and [Registry.WriteList].
+// Environment variables read by [Open], [Candidates] and [WriteList].
 const (
 	EnvPoller  = "EVPOLL_POLLER"  // force one backend by name
 	EnvDisable = "EVPOLL_DISABLE" // comma-separated backends to disable
@@ -29,9 +29,9 @@ var (
 	errNilPoller   = errors.New("constructor returned a nil Poller")
 )
 
-// Registry holds registered backends. The package-level functions use
-// [Default]; tests can build their own registries.
-type Registry struct {
+// registry holds registered backends. The package-level functions use
+// defaultRegistry; tests build their own.
+type registry struct {
 	mu       sync.Mutex
 	backends []*regEntry
 }
@@ -41,16 +41,16 @@ type regEntry struct {
 	disabled bool
 }
 
-// Default is the registry that backend packages register into.
-var Default = &Registry{}
+// defaultRegistry is the registry that backend packages register into.
+var defaultRegistry = &registry{}
 
 // Register adds b to the default registry. It is meant to be called from
 // a backend package's init function and panics if b has no name or no
 // constructor, or if a backend of that name is already registered.
-func Register(b Backend) { Default.Register(b) }
+func Register(b Backend) { defaultRegistry.Register(b) }
 
 // Register adds b to r; see the package-level [Register].
-func (r *Registry) Register(b Backend) {
+func (r *registry) Register(b Backend) {
 	if b.Name == "" {
 		panic("poller: Register backend with empty name")
 	}
@@ -68,10 +68,10 @@ func (r *Registry) Register(b Backend) {
 }
 
 // Names returns the sorted names of the registered backends.
-func Names() []string { return Default.Names() }
+func Names() []string { return defaultRegistry.Names() }
 
 // Names returns the sorted names of r's backends.
-func (r *Registry) Names() []string {
+func (r *registry) Names() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	names := make([]string, len(r.backends))
@@ -84,11 +84,11 @@ func (r *Registry) Names() []string {
 
 // Backends returns the registered backends in selection order: highest
 // preference first, registration order within a preference. Disabled
-// backends are included with Pref 0.
-func Backends() []Backend { return Default.Backends() }
+// backends are included with Preference 0.
+func Backends() []Backend { return defaultRegistry.Backends() }
 
 // Backends returns r's backends in selection order; see [Backends].
-func (r *Registry) Backends() []Backend {
+func (r *registry) Backends() []Backend {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ordered(nil)
@@ -96,30 +96,30 @@ func (r *Registry) Backends() []Backend {
 
 // ordered returns the backends by decreasing effective preference; off
 // names extra backends to treat as disabled. r.mu must be held.
-func (r *Registry) ordered(off map[string]bool) []Backend {
+func (r *registry) ordered(off map[string]bool) []Backend {
 	out := make([]Backend, len(r.backends))
 	for i, e := range r.backends {
 		out[i] = e.b
-		if e.disabled || off[e.b.Name] || out[i].Pref < 0 {
-			out[i].Pref = 0
+		if e.disabled || off[e.b.Name] || out[i].Preference < 0 {
+			out[i].Preference = 0
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Pref > out[j].Pref })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Preference > out[j].Preference })
 	return out
 }
 
 // Lookup returns the backend called name.
-func Lookup(name string) (Backend, error) { return Default.Lookup(name) }
+func Lookup(name string) (Backend, error) { return defaultRegistry.Lookup(name) }
 
 // Lookup returns r's backend called name, with its effective preference.
-func (r *Registry) Lookup(name string) (Backend, error) {
+func (r *registry) Lookup(name string) (Backend, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.backends {
 		if e.b.Name == name {
 			b := e.b
 			if e.disabled {
-				b.Pref = 0
+				b.Preference = 0
 			}
 			return b, nil
 		}
@@ -127,11 +127,11 @@ func (r *Registry) Lookup(name string) (Backend, error) {
 	return Backend{}, r.unknown(name)
 }
 
-func (r *Registry) unknown(name string) error {
+func (r *registry) unknown(name string) error {
 	return fmt.Errorf("poller: %w", r.unknownName(name))
 }
 
-func (r *Registry) unknownName(name string) error {
+func (r *registry) unknownName(name string) error {
 	return fmt.Errorf("%w %q %s", ErrUnknown, name, errForgotten)
 }
 
@@ -142,17 +142,17 @@ func envError(key, val string, err error) error {
 }
 
 // Disable disables the backend called name in the default registry.
-func Disable(name string) error { return Default.Disable(name) }
+func Disable(name string) error { return defaultRegistry.Disable(name) }
 
 // Disable sets the preference of the backend called name to 0, so Open
 // never selects it (HAProxy's disable_poller). Unknown names are an error.
-func (r *Registry) Disable(name string) error { return r.setDisabled(name, true) }
+func (r *registry) Disable(name string) error { return r.setDisabled(name, true) }
 
 // Enable undoes Disable. HAProxy has no equivalent; it exists so that a
 // program (or test) can restore the registry.
-func (r *Registry) Enable(name string) error { return r.setDisabled(name, false) }
+func (r *registry) Enable(name string) error { return r.setDisabled(name, false) }
 
-func (r *Registry) setDisabled(name string, off bool) error {
+func (r *registry) setDisabled(name string, off bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.backends {
@@ -164,14 +164,14 @@ func (r *Registry) setDisabled(name string, off bool) error {
 	return r.unknown(name)
 }
 
-// Env is the environment as seen by the registry: a lookup function such
+// envFunc is the environment as seen by the registry: a lookup function such
 // as [os.LookupEnv].
-type Env func(key string) (string, bool)
+type envFunc func(key string) (string, bool)
 
 // plan reads the environment and returns the candidates in the order they
 // must be tried (forced backend alone, or every enabled backend by
 // preference). r.mu must be held.
-func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string]bool, err error) {
+func (r *registry) plan(env envFunc) (cands []Backend, forced string, off map[string]bool, err error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -203,7 +203,7 @@ func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string
 		}
 	}
 	for _, b := range r.ordered(off) {
-		if b.Pref > 0 {
+		if b.Preference > 0 {
 			cands = append(cands, b)
 		}
 	}
@@ -213,7 +213,7 @@ func (r *Registry) plan(env Env) (cands []Backend, forced string, off map[string
 	return cands, forced, off, nil
 }
 
-func (r *Registry) has(name string) bool {
+func (r *registry) has(name string) bool {
 	for _, e := range r.backends {
 		if e.b.Name == name {
 			return true
@@ -222,24 +222,19 @@ func (r *Registry) has(name string) bool {
 	return false
 }
 
-// Candidates returns the default registry's candidates for the process
-// environment; see [Registry.Candidates].
-func Candidates() ([]Backend, error) { return Default.Candidates(nil) }
-
 // Candidates returns the backends Open would try, in order: every enabled
 // backend by preference, minus those EVPOLL_DISABLE names, or only the one
 // EVPOLL_POLLER forces. Test suites and benchmarks that loop over backends
 // use it so that the environment narrows them the way it narrows Open.
-func (r *Registry) Candidates(env Env) ([]Backend, error) {
+func Candidates() ([]Backend, error) { return defaultRegistry.Candidates(nil) }
+
+// Candidates is the package-level Candidates for env.
+func (r *registry) Candidates(env envFunc) ([]Backend, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cands, _, _, err := r.plan(env)
 	return cands, err
 }
-
-// Open initialises ctx's poller from the default registry and the
-// process environment; see [Registry.Open].
-func Open(ctx *Context) (Backend, Poller, error) { return Default.Open(ctx, nil) }
 
 // Open initialises a poller for ctx (HAProxy's init_pollers): it tries the
 // enabled backends from the highest preference down (registration order on
@@ -247,8 +242,13 @@ func Open(ctx *Context) (Backend, Poller, error) { return Default.Open(ctx, nil)
 // constructor makes it try the next one; the registry itself is not
 // changed. EVPOLL_POLLER restricts the choice to one backend (its failure is
 // returned, never replaced by another) and EVPOLL_DISABLE removes backends.
-// env nil means the process environment.
-func (r *Registry) Open(ctx *Context, env Env) (Backend, Poller, error) {
+// A program with several polling threads calls Open once, on its first
+// thread, and the returned Backend's New for the others, so that every
+// thread uses the same mechanism.
+func Open(ctx *Context) (Backend, Poller, error) { return defaultRegistry.Open(ctx, nil) }
+
+// Open is the package-level Open for env (nil: the process environment).
+func (r *registry) Open(ctx *Context, env envFunc) (Backend, Poller, error) {
 	r.mu.Lock()
 	cands, forced, _, err := r.plan(env)
 	r.mu.Unlock()
@@ -275,12 +275,8 @@ func (r *Registry) Open(ctx *Context, env Env) (Backend, Poller, error) {
 	return Backend{}, nil, fmt.Errorf("poller: %w: %w", ErrNoBackend, errors.Join(errs...))
 }
 
-// WriteList writes the default registry's listing; see
-// [Registry.WriteList].
-func WriteList(w io.Writer, tab *fdtable.Table) error { return Default.WriteList(w, tab, nil) }
-
 // WriteList writes the backends in the format of HAProxy's "haproxy -vv"
-// (reference §3.3), running each backend's Test against tab:
+// running each backend's Test against tab:
 //
 //	Available polling systems :
 //	      epoll : pref=300,  test result OK
@@ -288,10 +284,14 @@ func WriteList(w io.Writer, tab *fdtable.Table) error { return Default.WriteList
 //	     select : pref=150,  test result OK
 //	Total: 3 (3 usable), will use epoll.
 //
-// Unlike HAProxy (quirk Q7), "will use" names the first enabled backend
+// Unlike HAProxy, whose "will use" names the first registered backend
+// whatever its state, it names the first enabled backend
 // whose test passes, or "none". Backends disabled through the environment
 // are listed as disabled.
-func (r *Registry) WriteList(w io.Writer, tab *fdtable.Table, env Env) error {
+func WriteList(w io.Writer, tab *fdtable.Table) error { return defaultRegistry.WriteList(w, tab, nil) }
+
+// WriteList is the package-level WriteList for env.
+func (r *registry) WriteList(w io.Writer, tab *fdtable.Table, env envFunc) error {
 	r.mu.Lock()
 	_, _, off, err := r.plan(env)
 	var list []Backend
@@ -309,8 +309,8 @@ func (r *Registry) WriteList(w io.Writer, tab *fdtable.Table, env Env) error {
 	for _, b := range list {
 		ok := b.Test == nil || b.Test(tab) == nil
 		fmt.Fprintf(&sb, " %10s : ", b.Name)
-		if b.Pref > 0 {
-			fmt.Fprintf(&sb, "pref=%3d, ", b.Pref)
+		if b.Preference > 0 {
+			fmt.Fprintf(&sb, "pref=%3d, ", b.Preference)
 		} else {
 			sb.WriteString("disabled, ")
 		}
@@ -319,7 +319,7 @@ func (r *Registry) WriteList(w io.Writer, tab *fdtable.Table, env Env) error {
 		} else {
 			sb.WriteString(" test result FAILED\n")
 		}
-		if b.Pref > 0 && ok {
+		if b.Preference > 0 && ok {
 			usable++
 			if use == "none" {
 				use = b.Name

@@ -15,11 +15,11 @@ import (
 // fakePoller is the Poller returned by fake backends.
 type fakePoller struct{ name string }
 
-func (p *fakePoller) Poll(Tick, bool) error { return nil }
-func (p *fakePoller) Clo(int, bool)         {}
-func (p *fakePoller) Fork() error           { return nil }
-func (p *fakePoller) Term() error           { return nil }
-func (p *fakePoller) Flags() Flags          { return 0 }
+func (p *fakePoller) Poll(Tick, bool) error     { return nil }
+func (p *fakePoller) Closing(int, uint32, bool) {}
+func (p *fakePoller) Fork() error               { return nil }
+func (p *fakePoller) Close() error              { return nil }
+func (p *fakePoller) Flags() Flags              { return 0 }
 
 // fake describes a fake backend and counts the calls made to it.
 type fake struct {
@@ -33,8 +33,8 @@ type fake struct {
 
 func (f *fake) backend() Backend {
 	return Backend{
-		Name: f.name,
-		Pref: f.pref,
+		Name:       f.name,
+		Preference: f.pref,
 		Test: func(*fdtable.Table) error {
 			f.tests.Add(1)
 			return f.testErr
@@ -50,9 +50,9 @@ func (f *fake) backend() Backend {
 }
 
 // newRegistry registers the fakes, in order, in a fresh registry.
-func newRegistry(t *testing.T, fakes ...*fake) *Registry {
+func newRegistry(t *testing.T, fakes ...*fake) *registry {
 	t.Helper()
-	r := &Registry{}
+	r := &registry{}
 	for _, f := range fakes {
 		r.Register(f.backend())
 	}
@@ -65,8 +65,8 @@ func linuxFakes() (epoll, poll, sel *fake) {
 	return &fake{name: "epoll", pref: 300}, &fake{name: "poll", pref: 200}, &fake{name: "select", pref: 150}
 }
 
-// env returns an Env reading from m.
-func env(m map[string]string) Env {
+// env returns an envFunc reading from m.
+func env(m map[string]string) envFunc {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
 		return v, ok
@@ -108,29 +108,29 @@ func mustPanic(t *testing.T, want string, f func()) {
 func TestRegisterPanics(t *testing.T) {
 	newFn := func(*Context) (Poller, error) { return &fakePoller{}, nil }
 	t.Run("NilNew", func(t *testing.T) {
-		r := &Registry{}
+		r := &registry{}
 		mustPanic(t, "poller: Register backend foo with nil New", func() {
-			r.Register(Backend{Name: "foo", Pref: 1})
+			r.Register(Backend{Name: "foo", Preference: 1})
 		})
 		if n := r.Names(); len(n) != 0 {
 			t.Errorf("Names after failed Register = %q, want none", n)
 		}
 	})
 	t.Run("EmptyName", func(t *testing.T) {
-		r := &Registry{}
+		r := &registry{}
 		mustPanic(t, "poller: Register backend with empty name", func() {
-			r.Register(Backend{Pref: 1, New: newFn})
+			r.Register(Backend{Preference: 1, New: newFn})
 		})
 	})
 	t.Run("Duplicate", func(t *testing.T) {
-		r := &Registry{}
-		r.Register(Backend{Name: "foo", Pref: 1, New: newFn})
+		r := &registry{}
+		r.Register(Backend{Name: "foo", Preference: 1, New: newFn})
 		mustPanic(t, "poller: Register called twice for backend foo", func() {
-			r.Register(Backend{Name: "foo", Pref: 2, New: newFn})
+			r.Register(Backend{Name: "foo", Preference: 2, New: newFn})
 		})
 		b, err := r.Lookup("foo")
-		if err != nil || b.Pref != 1 {
-			t.Errorf("Lookup(foo) = pref %d, %v; want the first registration (pref 1)", b.Pref, err)
+		if err != nil || b.Preference != 1 {
+			t.Errorf("Lookup(foo) = pref %d, %v; want the first registration (pref 1)", b.Preference, err)
 		}
 	})
 }
@@ -142,7 +142,7 @@ func TestNames(t *testing.T) {
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	if got := (&Registry{}).Names(); len(got) != 0 {
+	if got := (&registry{}).Names(); len(got) != 0 {
 		t.Errorf("empty registry: Names() = %q, want none", got)
 	}
 }
@@ -150,7 +150,7 @@ func TestNames(t *testing.T) {
 func backendNames(bs []Backend) []string {
 	var s []string
 	for _, b := range bs {
-		s = append(s, fmt.Sprintf("%s/%d", b.Name, b.Pref))
+		s = append(s, fmt.Sprintf("%s/%d", b.Name, b.Preference))
 	}
 	return s
 }
@@ -184,7 +184,7 @@ func TestBackendsOrder(t *testing.T) {
 // Ties keep registration order however many backends there are (an
 // unstable sort only shows itself on longer lists).
 func TestBackendsOrderManyTies(t *testing.T) {
-	r := &Registry{}
+	r := &registry{}
 	var want []string
 	prefs := []int{100, 300, 200}
 	for _, p := range []int{300, 200, 100} {
@@ -213,7 +213,7 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Lookup(poll): %v", err)
 	}
-	if b.Name != "poll" || b.Pref != 200 || b.New == nil || b.Test == nil {
+	if b.Name != "poll" || b.Preference != 200 || b.New == nil || b.Test == nil {
 		t.Errorf("Lookup(poll) = %+v", b)
 	}
 
@@ -234,8 +234,8 @@ func TestDisableEnable(t *testing.T) {
 	if err := r.Disable("epoll"); err != nil {
 		t.Fatalf("Disable(epoll): %v", err)
 	}
-	if b, _ := r.Lookup("epoll"); b.Pref != 0 {
-		t.Errorf("disabled epoll: Lookup pref = %d, want 0", b.Pref)
+	if b, _ := r.Lookup("epoll"); b.Preference != 0 {
+		t.Errorf("disabled epoll: Lookup pref = %d, want 0", b.Preference)
 	}
 	if err := r.Disable("epoll"); err != nil {
 		t.Errorf("second Disable(epoll): %v", err)
@@ -248,8 +248,8 @@ func TestDisableEnable(t *testing.T) {
 	if err := r.Enable("epoll"); err != nil {
 		t.Fatalf("Enable(epoll): %v", err)
 	}
-	if b, _ := r.Lookup("epoll"); b.Pref != 300 {
-		t.Errorf("re-enabled epoll: Lookup pref = %d, want 300", b.Pref)
+	if b, _ := r.Lookup("epoll"); b.Preference != 300 {
+		t.Errorf("re-enabled epoll: Lookup pref = %d, want 300", b.Preference)
 	}
 	b, _, err = r.Open(nil, noEnv)
 	if err != nil || b.Name != "epoll" {
@@ -328,8 +328,8 @@ func TestOpenFallback(t *testing.T) {
 	}
 	// Unlike HAProxy, a failed constructor does not disable the backend
 	// in the registry: the next Open tries it again.
-	if b, _ := r.Lookup("epoll"); b.Pref != 300 {
-		t.Errorf("failed epoll: pref %d, want 300 (registry unchanged)", b.Pref)
+	if b, _ := r.Lookup("epoll"); b.Preference != 300 {
+		t.Errorf("failed epoll: pref %d, want 300 (registry unchanged)", b.Preference)
 	}
 	if _, _, err := r.Open(nil, noEnv); err != nil || epoll.news.Load() != 2 {
 		t.Errorf("second Open: %v, epoll New calls %d, want 2", err, epoll.news.Load())
@@ -368,8 +368,8 @@ func TestOpenAllFail(t *testing.T) {
 }
 
 func TestOpenNilPoller(t *testing.T) {
-	r := &Registry{}
-	r.Register(Backend{Name: "broken", Pref: 300, New: func(*Context) (Poller, error) { return nil, nil }})
+	r := &registry{}
+	r.Register(Backend{Name: "broken", Preference: 300, New: func(*Context) (Poller, error) { return nil, nil }})
 	poll := &fake{name: "poll", pref: 200}
 	r.Register(poll.backend())
 	b, p, err := r.Open(nil, noEnv)
@@ -380,7 +380,7 @@ func TestOpenNilPoller(t *testing.T) {
 
 func TestOpenNoBackend(t *testing.T) {
 	t.Run("Empty", func(t *testing.T) {
-		_, p, err := (&Registry{}).Open(nil, noEnv)
+		_, p, err := (&registry{}).Open(nil, noEnv)
 		if !errors.Is(err, ErrNoBackend) || p != nil {
 			t.Errorf("empty registry: Open = %v, %v; want ErrNoBackend", p, err)
 		}
@@ -492,7 +492,7 @@ func TestOpenForceRegistryDisabled(t *testing.T) {
 	}
 }
 
-// A nil Env reads the process environment.
+// A nil envFunc reads the process environment.
 func TestOpenProcessEnv(t *testing.T) {
 	t.Setenv(EnvPoller, "select")
 	t.Setenv(EnvDisable, "epoll")
@@ -508,8 +508,8 @@ func TestOpenProcessEnv(t *testing.T) {
 func TestOpenPassesContext(t *testing.T) {
 	ctx := newTestContext(t, 2)
 	var got *Context
-	r := &Registry{}
-	r.Register(Backend{Name: "x", Pref: 1, New: func(c *Context) (Poller, error) {
+	r := &registry{}
+	r.Register(Backend{Name: "x", Preference: 1, New: func(c *Context) (Poller, error) {
 		got = c
 		return &fakePoller{}, nil
 	}})
@@ -524,7 +524,7 @@ func TestOpenPassesContext(t *testing.T) {
 // Registration and selection from several goroutines at once must be free
 // of data races.
 func TestRegistryConcurrent(t *testing.T) {
-	r := &Registry{}
+	r := &registry{}
 	done := make(chan struct{})
 	for i := range 4 {
 		go func() {
@@ -550,12 +550,12 @@ func TestRegistryConcurrent(t *testing.T) {
 }
 
 func TestCandidatesFollowEnvironment(t *testing.T) {
-	r := &Registry{}
+	r := &registry{}
 	for _, b := range []struct {
 		name string
 		pref int
 	}{{"epoll", 300}, {"poll", 200}, {"select", 150}} {
-		r.Register(Backend{Name: b.name, Pref: b.pref, New: func(*Context) (Poller, error) { return nil, nil }})
+		r.Register(Backend{Name: b.name, Preference: b.pref, New: func(*Context) (Poller, error) { return nil, nil }})
 	}
 	names := func(env map[string]string) []string {
 		t.Helper()

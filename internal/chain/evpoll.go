@@ -131,9 +131,9 @@ func (r *evRunner) Round() (int, error) {
 func (r *evRunner) Counts() Counts { return r.counts }
 
 func (r *evRunner) Close() error {
-	err := r.p.Term()
+	err := r.p.Close()
 	for _, fd := range r.c.fds {
-		if r.tab.IsOpen(fd) {
+		if r.tab.Info(fd).Open {
 			r.th.Remove(fd)
 		}
 	}

@@ -34,7 +34,7 @@ func New[P poller.Poller](t testing.TB, size int, newP func(*poller.Context) (P,
 	if err != nil {
 		t.Fatalf("creating the poller: %v", err)
 	}
-	t.Cleanup(func() { p.Term() })
+	t.Cleanup(func() { p.Close() })
 	return &Env[P]{T: t, Tab: tab, Th: th, Ctx: ctx, P: p}
 }
 
@@ -54,7 +54,7 @@ func (e *Env[P]) Pair() (a, b int) {
 	}
 	e.T.Cleanup(func() {
 		for _, fd := range fds {
-			if e.Tab.IsOpen(fd) {
+			if e.Tab.Info(fd).Open {
 				e.Th.Remove(fd)
 			}
 			unix.Close(fd)
@@ -81,6 +81,6 @@ func (e *Env[P]) Poll(exp poller.Tick, wake bool) {
 
 // Polled reports what thread 0's poller watches fd for, per the table.
 func (e *Env[P]) Polled(fd int) (recv, send bool) {
-	r, s := e.Tab.Polled(fd)
-	return r&e.Th.Bit() != 0, s&e.Th.Bit() != 0
+	in := e.Tab.Info(fd)
+	return in.PolledRecv&e.Th.Bit() != 0, in.PolledSend&e.Th.Bit() != 0
 }

@@ -37,7 +37,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.a, e.b = fds[0], fds[1]
 	t.Cleanup(func() {
-		p.Term()
+		p.Close()
 		unix.Close(e.a)
 		unix.Close(e.b)
 	})
@@ -105,7 +105,7 @@ func TestRegistrationErrorsAreEvents(t *testing.T) {
 	f, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
 	var evs []fdtable.PollEv
-	require.NoError(t, e.th.Insert(f, nil, func(fd int, _ any) { evs = append(evs, e.tab.Ev(fd)) }, e.th.Bit()))
+	require.NoError(t, e.th.Insert(f, nil, func(fd int, _ any) { evs = append(evs, e.tab.Info(fd).Ev) }, e.th.Bit()))
 	defer e.th.Delete(f)
 	var logged []error
 	e.ctx.OnFDError = func(fd int, err error) { logged = append(logged, err) }
@@ -117,8 +117,8 @@ func TestRegistrationErrorsAreEvents(t *testing.T) {
 	assert.ErrorIs(t, logged[0], unix.EPERM)
 	assert.Contains(t, logged[0].Error(), "epoll_ctl")
 	assert.Equal(t, uint32(1), e.ctx.Activity.PollErrFD.Load(), "poll_err_fd")
-	r, s := e.tab.Polled(f)
-	assert.Zero(t, r|s, "polled masks after a refused registration")
+	in := e.tab.Info(f)
+	assert.Zero(t, in.PolledRecv|in.PolledSend, "polled masks after a refused registration")
 	assert.Equal(t, ctls+1, e.p.KernelUpdates(), "epoll_ctl calls")
 	// The instance keeps working, and does not retry the refused fd.
 	e.cycle(t)

@@ -148,12 +148,12 @@ func opName(op int) string {
 	return "del"
 }
 
-// Desired computes what this thread's epoll instance should watch for an
+// desired computes what this thread's epoll instance should watch for an
 // fd (HAProxy's _update_fd), given the fd's state, whether
 // the fd belongs to this thread, and what the instance watches now. It
 // returns the epoll_ctl operation to issue (0 for none) and the new polled
 // directions.
-func Desired(st fdtable.State, ours, pollR, pollS bool) (op int, recv, send bool) {
+func desired(st fdtable.State, ours, pollR, pollS bool) (op int, recv, send bool) {
 	en := st
 	// Sticky read: while the fd is or will be polled and its input
 	// readiness is unknown, also poll for input.
@@ -176,8 +176,8 @@ func Desired(st fdtable.State, ours, pollR, pollS bool) (op int, recv, send bool
 	return 0, false, false
 }
 
-// EventMask returns the epoll events registered for the given directions.
-func EventMask(recv, send bool) uint32 {
+// eventMask returns the epoll events registered for the given directions.
+func eventMask(recv, send bool) uint32 {
 	var m uint32
 	if recv {
 		m |= unix.EPOLLIN | unix.EPOLLRDHUP
@@ -188,10 +188,10 @@ func EventMask(recv, send bool) uint32 {
 	return m
 }
 
-// Translate converts epoll events into FD_EV_* event bits, as HAProxy's
+// translate converts epoll events into FD_EV_* event bits, as HAProxy's
 // _do_poll does: IN → READY_R, OUT → READY_W, RDHUP → SHUT_R, HUP →
 // SHUT_R|SHUT_W, ERR → ERR_RW.
-func Translate(events uint32) fdtable.State {
+func translate(events uint32) fdtable.State {
 	var s fdtable.State
 	if events&unix.EPOLLIN != 0 {
 		s |= fdtable.ReadyR
@@ -219,11 +219,11 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 	if epfd < 0 {
 		return
 	}
-	op, recv, send := Desired(u.State, u.Ours, u.PolledRecv, u.PolledSend)
+	op, recv, send := desired(u.State, u.Ours, u.PolledRecv, u.PolledSend)
 	if op == 0 {
 		return
 	}
-	if err := p.ctl(epfd, op, u.FD, EventMask(recv, send), u.Gen); err != nil {
+	if err := p.ctl(epfd, op, u.FD, eventMask(recv, send), u.Gen); err != nil {
 		p.tab.SetPolled(u.FD, p.tid, false, false)
 		if op != unix.EPOLL_CTL_DEL {
 			p.ctx.FailFD(u.FD, u.Gen, err)
@@ -273,7 +273,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			p.flags.Or(uint32(poller.FlagRDHUP))
 		}
 		fd := int(ev.Fd)
-		switch p.th.Dispatch(fd, uint32(ev.Pad), Translate(ev.Events)) {
+		switch p.th.Dispatch(fd, uint32(ev.Pad), translate(ev.Events)) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 			p.noteZombie(ev)
@@ -336,12 +336,13 @@ func (p *Poller) checkZombies() bool {
 // elsewhere (not counting Fork).
 func (p *Poller) Rebuilds() uint64 { return p.rebuilds.Load() }
 
-// Clo is the close hook: for an fd shared with another process (cloned by
-// fork) or kept open (fdtable Remove), closing would not remove the
-// registration, so it is deleted explicitly. Closing an fd that only this
-// process holds costs no epoll_ctl: the kernel forgets it with the file.
-func (p *Poller) Clo(fd int, keepOpen bool) {
-	if !keepOpen && !p.tab.IsCloned(fd) {
+// Closing is the close hook: for an fd shared with another process
+// (cloned by fork) or kept open (fdtable Remove), closing would not remove
+// the registration, so it is deleted explicitly. Closing an fd that only
+// this process holds costs no epoll_ctl: the kernel forgets it with the
+// file.
+func (p *Poller) Closing(fd int, _ uint32, deregister bool) {
+	if !deregister {
 		return
 	}
 	p.mu.Lock()
@@ -387,7 +388,7 @@ func (p *Poller) recreate(op string) error {
 // Term closes the epoll instance and detaches it from its thread (close
 // hook and polled bits), unless a newer instance replaced it there. It is
 // idempotent.
-func (p *Poller) Term() error {
+func (p *Poller) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	epfd := int(p.epfd.Swap(-1))

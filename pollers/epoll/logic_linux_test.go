@@ -47,9 +47,9 @@ func TestDesired(t *testing.T) {
 		{"polled both, stop recv only, READY_R set: mod to OUT", aW | rR, true, true, true, out{mod, false, true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			op, r, s := Desired(tc.st, tc.ours, tc.pollR, tc.pollS)
+			op, r, s := desired(tc.st, tc.ours, tc.pollR, tc.pollS)
 			if d := cmp.Diff(tc.want, out{op, r, s}); d != "" {
-				t.Errorf("Desired(%v, ours=%v, polled=%v/%v) (-want +got):\n%s", tc.st, tc.ours, tc.pollR, tc.pollS, d)
+				t.Errorf("desired(%v, ours=%v, polled=%v/%v) (-want +got):\n%s", tc.st, tc.ours, tc.pollR, tc.pollS, d)
 			}
 		})
 	}
@@ -65,8 +65,8 @@ func TestEventMask(t *testing.T) {
 		{false, true, unix.EPOLLOUT},
 		{true, true, unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLOUT},
 	} {
-		if got := EventMask(tc.r, tc.s); got != tc.want {
-			t.Errorf("EventMask(%v, %v) = %#x, want %#x", tc.r, tc.s, got, tc.want)
+		if got := eventMask(tc.r, tc.s); got != tc.want {
+			t.Errorf("eventMask(%v, %v) = %#x, want %#x", tc.r, tc.s, got, tc.want)
 		}
 	}
 }
@@ -87,8 +87,8 @@ func TestTranslate(t *testing.T) {
 		{unix.EPOLLERR | unix.EPOLLHUP | unix.EPOLLOUT, fdtable.ErrRW | fdtable.ShutRW | fdtable.ReadyW},
 		{unix.EPOLLPRI, 0},
 	} {
-		if got := Translate(tc.ev); got != tc.want {
-			t.Errorf("Translate(%#x) = %v, want %v", tc.ev, got, tc.want)
+		if got := translate(tc.ev); got != tc.want {
+			t.Errorf("translate(%#x) = %v, want %v", tc.ev, got, tc.want)
 		}
 	}
 }

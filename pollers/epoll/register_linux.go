@@ -15,10 +15,10 @@ const staticFlags = poller.FlagERRHUP | poller.FlagFork | poller.FlagBusyPoll
 
 // Backend is the epoll registration record.
 var Backend = poller.Backend{
-	Name:  Name,
-	Pref:  300,
-	Flags: staticFlags,
-	Test:  test,
+	Name:       Name,
+	Preference: 300,
+	Flags:      staticFlags,
+	Test:       test,
 	New: func(ctx *poller.Context) (poller.Poller, error) {
 		p, err := New(ctx)
 		if err != nil {

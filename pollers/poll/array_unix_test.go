@@ -40,8 +40,8 @@ func TestTranslate(t *testing.T) {
 		)
 	}
 	for _, tt := range tests {
-		if got := Translate(tt.revents); got != tt.want {
-			t.Errorf("%s: Translate(%#x) = %v, want %v", tt.name, tt.revents, got, tt.want)
+		if got := translate(tt.revents); got != tt.want {
+			t.Errorf("%s: translate(%#x) = %v, want %v", tt.name, tt.revents, got, tt.want)
 		}
 	}
 }
@@ -63,12 +63,12 @@ func TestEventMaskAndDesired(t *testing.T) {
 		{fdtable.ActiveRW, false, false, false, 0},
 	}
 	for _, tt := range tests {
-		r, s := Desired(tt.st, tt.ours)
+		r, s := desired(tt.st, tt.ours)
 		if r != tt.recv || s != tt.send {
-			t.Errorf("Desired(%v, ours %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
+			t.Errorf("desired(%v, ours %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
 		}
-		if m := EventMask(r, s); m != tt.mask {
-			t.Errorf("EventMask(%v, %v) = %#x, want %#x", r, s, m, tt.mask)
+		if m := eventMask(r, s); m != tt.mask {
+			t.Errorf("eventMask(%v, %v) = %#x, want %#x", r, s, m, tt.mask)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func newArrayBench(b *testing.B, n int) *arrayBench {
 	r.rd = make([]uint64, (maxfd+63)/64)
 	r.wr = make([]uint64, len(r.rd))
 	for _, fd := range r.fds {
-		r.arr.set(fd, EventMask(true, false), r.tab.Gen(fd))
+		r.arr.set(fd, eventMask(true, false), r.tab.Info(fd).Gen)
 		r.rd[fd/64] |= 1 << (fd % 64)
 	}
 	r.pfds = make([]unix.PollFd, 0, len(r.fds))
@@ -108,10 +108,10 @@ func (r *arrayBench) rebuild() {
 		for m := rw | ww; m != 0; m &= m - 1 {
 			b := bits.TrailingZeros64(m)
 			fd := w*64 + b
-			if r.tab.ThreadMask(fd)&r.bit == 0 {
+			if r.tab.Info(fd).Threads&r.bit == 0 {
 				continue
 			}
-			r.pfds = append(r.pfds, unix.PollFd{Fd: int32(fd), Events: EventMask(rw>>b&1 != 0, ww>>b&1 != 0)})
+			r.pfds = append(r.pfds, unix.PollFd{Fd: int32(fd), Events: eventMask(rw>>b&1 != 0, ww>>b&1 != 0)})
 		}
 	}
 }

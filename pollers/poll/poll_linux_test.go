@@ -20,7 +20,7 @@ func TestOPath(t *testing.T) {
 	defer unix.Close(fd)
 	var calls int
 	var ev fdtable.PollEv
-	e.Insert(fd, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	e.Insert(fd, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	defer e.Th.Remove(fd)
 	e.Th.WantRecv(fd)
 	e.Th.CantRecv(fd)

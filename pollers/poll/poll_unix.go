@@ -101,19 +101,19 @@ func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
 // conformance.WaitCounter.
 func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
-// Desired returns the directions an instance should poll an fd for, given
+// desired returns the directions an instance should poll an fd for, given
 // its state and whether the fd belongs to the instance's thread (HAProxy's
 // ev_poll.c): the ACTIVE bits of an fd the thread owns, nothing otherwise. poll
 // has no sticky-read rule.
-func Desired(st fdtable.State, ours bool) (recv, send bool) {
+func desired(st fdtable.State, ours bool) (recv, send bool) {
 	if !ours {
 		return false, false
 	}
 	return st&fdtable.ActiveR != 0, st&fdtable.ActiveW != 0
 }
 
-// EventMask returns the pollfd events registered for the given directions.
-func EventMask(recv, send bool) int16 {
+// eventMask returns the pollfd events registered for the given directions.
+func eventMask(recv, send bool) int16 {
 	var m int16
 	if recv {
 		m |= unix.POLLIN | pollRDHUP
@@ -124,11 +124,11 @@ func EventMask(recv, send bool) int16 {
 	return m
 }
 
-// Translate converts poll revents into FD_EV_* event bits as HAProxy's
+// translate converts poll revents into FD_EV_* event bits as HAProxy's
 // ev_poll.c does: IN → READY_R, OUT → READY_W, RDHUP → SHUT_R, HUP →
 // SHUT_R|SHUT_W, ERR → ERR_RW. POLLNVAL (the fd is not open) is an error; the poller also drops
 // such an fd.
-func Translate(revents int16) fdtable.State {
+func translate(revents int16) fdtable.State {
 	var s fdtable.State
 	if revents&unix.POLLIN != 0 {
 		s |= fdtable.ReadyR
@@ -154,7 +154,7 @@ func Translate(revents int16) fdtable.State {
 // refuses it, and its owner gets an error event.
 func (p *Poller) UpdateFD(u fdtable.Update) {
 	fd, gen := u.FD, u.Gen
-	recv, send := Desired(u.State, u.Ours)
+	recv, send := desired(u.State, u.Ours)
 	if len(p.rejected) > 0 && p.isRejected(fd, gen) {
 		// Already reported closed: polling it again would only make
 		// poll return at once with POLLNVAL, cycle after cycle.
@@ -179,7 +179,7 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 		}
 	}
 	p.tab.SetPolled(fd, p.tid, recv, send)
-	if p.arr.set(fd, EventMask(recv, send), gen) {
+	if p.arr.set(fd, eventMask(recv, send), gen) {
 		p.updates.Add(1)
 	}
 }
@@ -284,7 +284,7 @@ func (p *Poller) dispatch(n int) {
 func (p *Poller) event(fd int, regGen uint32, re int16) {
 	act := &p.ctx.Activity
 	nval := re&unix.POLLNVAL != 0
-	evts := Translate(re)
+	evts := translate(re)
 	if nval {
 		evts = fdtable.ErrRW
 	} else if re&pollRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
@@ -317,11 +317,11 @@ func (p *Poller) event(fd int, regGen uint32, re int16) {
 	}
 }
 
-// Clo is the close hook. It may run on any goroutine, including from an
-// iocb during this instance's dispatch, so it only queues the removal,
+// Closing is the close hook. It may run on any goroutine, including from
+// an iocb during this instance's dispatch, so it only queues the removal,
 // which the next cycle applies before calling the kernel.
-func (p *Poller) Clo(fd int, keepOpen bool) {
-	p.closing.Push(fd, p.tab.Gen(fd))
+func (p *Poller) Closing(fd int, gen uint32, _ bool) {
+	p.closing.Push(fd, gen)
 }
 
 // Fork does nothing: poll keeps no kernel object that a child would share.
@@ -335,7 +335,7 @@ func (p *Poller) Fork() error {
 // Term forgets every registration and detaches the instance from its
 // thread (close hook and polled bits), unless a newer instance replaced it
 // there. It is idempotent.
-func (p *Poller) Term() error {
+func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}

@@ -28,7 +28,7 @@ func TestPOLLNVAL(t *testing.T) {
 	a, _ := e.Pair()
 	var calls int
 	var ev fdtable.PollEv
-	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	e.Th.WantRecv(a)
 	e.Th.CantRecv(a)
 	e.Poll(poller.Eternity, true)
@@ -178,10 +178,10 @@ func TestMigratedOnUpdate(t *testing.T) {
 	if r, _ := e.Polled(a); !r {
 		t.Fatal("not polled after want recv")
 	}
-	if err := th1.Takeover(a, e.Tab.Gen(a)); err != nil {
+	if err := th1.Takeover(a, e.Tab.Info(a).Gen); err != nil {
 		t.Fatal(err)
 	}
-	e.P.UpdateFD(fdtable.Update{FD: a, Gen: e.Tab.Gen(a), State: e.Tab.State(a), PolledRecv: true})
+	e.P.UpdateFD(fdtable.Update{FD: a, Gen: e.Tab.Info(a).Gen, State: e.Tab.State(a), PolledRecv: true})
 	if e.P.arr.len() != 0 {
 		t.Errorf("migrated fd still in the array")
 	}
@@ -198,7 +198,7 @@ func TestClosed(t *testing.T) {
 	if err := e.P.Fork(); err != nil {
 		t.Errorf("Fork: %v", err)
 	}
-	if err := e.P.Term(); err != nil {
+	if err := e.P.Close(); err != nil {
 		t.Errorf("Term: %v", err)
 	}
 	for name, err := range map[string]error{
@@ -222,7 +222,7 @@ func TestTermFromIOCB(t *testing.T) {
 	e := newEnv(t)
 	for i := 0; i < 3; i++ {
 		a, b := e.Pair()
-		e.Insert(a, func(int, any) { e.P.Term() })
+		e.Insert(a, func(int, any) { e.P.Close() })
 		e.Th.WantRecv(a)
 		e.Th.CantRecv(a)
 		unix.Write(b, []byte{1})

@@ -14,9 +14,9 @@ const staticFlags = poller.FlagERRHUP
 // Backend is the poll registration record. Its Test always passes: poll
 // needs no kernel object and has no fd limit of its own.
 var Backend = poller.Backend{
-	Name:  Name,
-	Pref:  200,
-	Flags: staticFlags,
+	Name:       Name,
+	Preference: 200,
+	Flags:      staticFlags,
 	New: func(ctx *poller.Context) (poller.Poller, error) {
 		p, err := New(ctx)
 		if err != nil {

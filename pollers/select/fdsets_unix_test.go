@@ -35,8 +35,8 @@ func TestTranslate(t *testing.T) {
 		{true, true, fdtable.ReadyRW},
 	}
 	for _, tt := range tests {
-		if got := Translate(tt.r, tt.w); got != tt.want {
-			t.Errorf("Translate(%v, %v) = %v, want %v", tt.r, tt.w, got, tt.want)
+		if got := translate(tt.r, tt.w); got != tt.want {
+			t.Errorf("translate(%v, %v) = %v, want %v", tt.r, tt.w, got, tt.want)
 		}
 	}
 }
@@ -55,8 +55,8 @@ func TestDesired(t *testing.T) {
 		{fdtable.ActiveRW, false, false, false},
 	}
 	for _, tt := range tests {
-		if r, s := Desired(tt.st, tt.ours); r != tt.recv || s != tt.send {
-			t.Errorf("Desired(%v, %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
+		if r, s := desired(tt.st, tt.ours); r != tt.recv || s != tt.send {
+			t.Errorf("desired(%v, %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
 		}
 	}
 }

@@ -13,10 +13,10 @@ const Name = "select"
 // Backend is the select registration record. Its Test fails, wrapping
 // [ErrFDSetSize], when the table can hold fds at or above FD_SETSIZE.
 var Backend = poller.Backend{
-	Name:  Name,
-	Pref:  150,
-	Flags: 0,
-	Test:  test,
+	Name:       Name,
+	Preference: 150,
+	Flags:      0,
+	Test:       test,
 	New: func(ctx *poller.Context) (poller.Poller, error) {
 		p, err := New(ctx)
 		if err != nil {

@@ -121,20 +121,20 @@ func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
 // conformance.WaitCounter.
 func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
-// Desired returns the directions an instance should watch an fd for,
+// desired returns the directions an instance should watch an fd for,
 // given its state and whether the fd belongs to the instance's thread
 // (HAProxy's ev_select.c): the ACTIVE bits of an fd the thread owns, nothing
 // otherwise.
-func Desired(st fdtable.State, ours bool) (recv, send bool) {
+func desired(st fdtable.State, ours bool) (recv, send bool) {
 	if !ours {
 		return false, false
 	}
 	return st&fdtable.ActiveR != 0, st&fdtable.ActiveW != 0
 }
 
-// Translate converts select's verdict for one fd into FD_EV_* event bits,
+// translate converts select's verdict for one fd into FD_EV_* event bits,
 // as HAProxy's ev_select.c does: in the read set → READY_R, in the write set → READY_W.
-func Translate(inRead, inWrite bool) fdtable.State {
+func translate(inRead, inWrite bool) fdtable.State {
 	var s fdtable.State
 	if inRead {
 		s |= fdtable.ReadyR
@@ -152,7 +152,7 @@ func Translate(inRead, inWrite bool) fdtable.State {
 // owner gets an error event.
 func (p *Poller) UpdateFD(u fdtable.Update) {
 	fd, gen := u.FD, u.Gen
-	recv, send := Desired(u.State, u.Ours)
+	recv, send := desired(u.State, u.Ours)
 	if len(p.rejected) > 0 && p.isRejected(fd, gen) {
 		// Already reported to its owner: watching it again would make
 		// select fail cycle after cycle.
@@ -313,7 +313,7 @@ func (p *Poller) dispatch() {
 	gens := p.sets.gens // an iocb may Term the instance, which resets p.sets
 	for _, r := range p.ready {
 		fd := r.fd
-		switch p.th.Dispatch(fd, gens[fd], Translate(r.recv, r.send)) {
+		switch p.th.Dispatch(fd, gens[fd], translate(r.recv, r.send)) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 			p.drop = append(p.drop, fd)
@@ -339,11 +339,11 @@ func (p *Poller) dispatch() {
 	}
 }
 
-// Clo is the close hook. It may run on any goroutine, including from an
-// iocb during this instance's dispatch, so it only queues the removal,
+// Closing is the close hook. It may run on any goroutine, including from
+// an iocb during this instance's dispatch, so it only queues the removal,
 // which the next cycle applies before calling the kernel.
-func (p *Poller) Clo(fd int, keepOpen bool) {
-	p.closing.Push(fd, p.tab.Gen(fd))
+func (p *Poller) Closing(fd int, gen uint32, _ bool) {
+	p.closing.Push(fd, gen)
 }
 
 // Fork does nothing: select keeps no kernel object that a child would
@@ -358,7 +358,7 @@ func (p *Poller) Fork() error {
 // Term forgets every registration and detaches the instance from its
 // thread (close hook and polled bits), unless a newer instance replaced it
 // there. It is idempotent.
-func (p *Poller) Term() error {
+func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}

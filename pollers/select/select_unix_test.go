@@ -43,7 +43,7 @@ func TestTableLimit(t *testing.T) {
 			t.Errorf("error %q does not name the table size %d", err, tt.size)
 		}
 		if p != nil {
-			p.Term()
+			p.Close()
 		}
 	}
 }
@@ -62,7 +62,7 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	defer unix.Close(big)
 	var calls int
 	var ev fdtable.PollEv
-	e.Insert(big, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	e.Insert(big, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	defer e.Th.Remove(big)
 	e.Th.WantRecv(big)
 	e.Th.CantRecv(big)
@@ -102,7 +102,7 @@ func TestBadFD(t *testing.T) {
 	b, b2 := e.Pair()
 	var calls int
 	var ev fdtable.PollEv
-	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Ev(fd) })
+	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	var bcalls int
 	e.Insert(b, func(int, any) { bcalls++ })
 	for _, fd := range []int{a, b} {
@@ -227,8 +227,8 @@ func TestClosed(t *testing.T) {
 	if err := e.P.Fork(); err != nil {
 		t.Errorf("Fork: %v", err)
 	}
-	e.P.Term()
-	if err := e.P.Term(); err != nil {
+	e.P.Close()
+	if err := e.P.Close(); err != nil {
 		t.Errorf("second Term: %v", err)
 	}
 	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
@@ -247,7 +247,7 @@ func TestTermFromIOCB(t *testing.T) {
 	e := newEnv(t, SetSize)
 	for i := 0; i < 3; i++ {
 		a, b := e.Pair()
-		e.Insert(a, func(int, any) { e.P.Term() })
+		e.Insert(a, func(int, any) { e.P.Close() })
 		e.Th.WantRecv(a)
 		e.Th.CantRecv(a)
 		unix.Write(b, []byte{1})
