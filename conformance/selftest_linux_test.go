@@ -231,10 +231,10 @@ func (w *broken) Poll(exp poller.Tick, wake bool) error {
 	for _, fd := range w.fds {
 		switch {
 		case w.f == spuriousEvents && tab.State(fd)&fdtable.ActiveRW != 0:
-			th.UpdateEvents(fd, fdtable.ReadyR)
+			th.Dispatch(fd, tab.Info(fd).Gen, fdtable.ReadyR)
 		case w.f == callsInactive && tab.Info(fd).Open && tab.State(fd)&fdtable.ActiveRW == 0:
 			th.WantRecv(fd)
-			th.UpdateEvents(fd, fdtable.ReadyR)
+			th.Dispatch(fd, tab.Info(fd).Gen, fdtable.ReadyR)
 			th.StopRecv(fd)
 		}
 	}

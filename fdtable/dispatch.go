@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 // Outcome is what [Thread.Dispatch] did with a kernel event.
@@ -18,7 +20,7 @@ const (
 	Migrated
 )
 
-// UpdateEvents reports kernel events for fd (fd_update_events). evts is a
+// updateEvents reports kernel events for fd (fd_update_events). evts is a
 // combination of ReadyR, ReadyW, ShutR, ShutW and ErrRW. The event byte is
 // updated (ERR and HUP are sticky), READY bits are set accordingly, the
 // iocb is called once if the fd is active in some direction and still
@@ -28,9 +30,9 @@ const (
 // reports whether the iocb was called. Closed or out-of-range fds are
 // ignored.
 //
-// Backends should prefer [Thread.Dispatch], which also drops events meant
-// for a previous user of the fd number.
-func (th *Thread) UpdateEvents(fd int, evts State) bool {
+// Backends use [Thread.Dispatch], which also drops events meant for a
+// previous user of the fd number.
+func (th *Thread) updateEvents(fd int, evts State) bool {
 	e := th.t.open(fd)
 	if e == nil {
 		return false
@@ -42,7 +44,12 @@ func (th *Thread) UpdateEvents(fd int, evts State) bool {
 // Dispatch is what a backend calls for each kernel event: it checks that
 // fd is open, that gen (the generation the backend tagged its registration
 // with) is still the fd's, and that the fd still belongs to this thread,
-// then applies the event as [Thread.UpdateEvents] does. The outcome tells
+// then applies the event: the event byte is updated (ERR and HUP are
+// sticky), READY bits are set accordingly, the iocb is called once if the
+// fd is active in some direction, and, if an event arrived for a
+// direction nobody wants and still nobody wants it after the callback,
+// the fd is queued on the local update list so the backend deregisters it
+// (lazy stop; HAProxy: fd_update_events). The outcome tells
 // the backend which counter to bump.
 //
 // The checks are made again once this thread is marked as running the fd,

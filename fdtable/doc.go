@@ -19,7 +19,7 @@
 // Backends consume both lists with [Thread.DrainUpdates], report kernel
 // events with [Thread.Dispatch] (which drops events for closed fds, for a
 // previous user of the fd number, and for fds that moved to another thread,
-// then applies [Thread.UpdateEvents]), and record what they registered in
+// then applies it), and record what they registered in
 // the polled masks ([Table.SetPolled]).
 //
 // # Concurrency contract

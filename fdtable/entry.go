@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 import (
@@ -28,7 +30,7 @@ const (
 	linkUnknown int32 = -1
 )
 
-// IOCB is an fd's I/O callback, called by [Thread.UpdateEvents] and
+// IOCB is an fd's I/O callback, called by
 // [Thread.Dispatch] with the fd and the owner given to [Thread.Insert].
 type IOCB func(fd int, owner any)
 

@@ -254,3 +254,7 @@ func (t *Table) AppendPolledBy(dst []int, tid int) []int {
 
 // ClearPolledBy exposes clearPolledBy to the package's tests.
 func (t *Table) ClearPolledBy(tid int) int { return t.clearPolledBy(tid) }
+
+// UpdateEvents is Dispatch without the generation check, for the
+// package's tests.
+func (th *Thread) UpdateEvents(fd int, evts State) bool { return th.updateEvents(fd, evts) }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 // clearPolledBy clears thread tid's bits from every fd's polled masks and

@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 import (
@@ -6,7 +8,7 @@ import (
 
 // State holds an fd's FD_EV_* bits with the values of HAProxy 2.2. Only the
 // ACTIVE and READY bits are ever stored in the table; SHUT and ERR are used
-// only as the events a backend passes to [Thread.UpdateEvents].
+// only as the events a backend passes to [Thread.Dispatch].
 type State uint32
 
 // FD_EV_* bits (HAProxy 2.2 values).
@@ -53,12 +55,15 @@ type PollEv uint32
 // FD_POLL_* bits.
 const (
 	PollIn  PollEv = 0x01 // READY_R was reported
-	PollPri PollEv = 0x02 // never set by the backends
 	PollOut PollEv = 0x04 // READY_W was reported
 	PollErr PollEv = 0x08 // ERR_RW was reported, or SHUT_W while active for write
 	PollHup PollEv = 0x10 // SHUT_R was reported
 
 )
+
+// pollPri is FD_POLL_PRI, kept for the "show fd" rendering: no backend
+// reports priority data.
+const pollPri PollEv = 0x02
 
 // pollSticky are the conditions kept across events until the fd is
 // inserted again; the readiness conditions (IN, OUT) are replaced by
@@ -76,7 +81,7 @@ func (e PollEv) String() string {
 	b = strconv.AppendUint(b, uint64(e), 16)
 	b = append(b, '(',
 		flag(e&PollHup != 0, 'H'), flag(e&PollErr != 0, 'E'), flag(e&PollOut != 0, 'O'),
-		flag(e&PollPri != 0, 'P'), flag(e&PollIn != 0, 'I'), ')')
+		flag(e&pollPri != 0, 'P'), flag(e&PollIn != 0, 'I'), ')')
 	return string(b)
 }
 

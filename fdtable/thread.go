@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 import (
@@ -155,7 +157,7 @@ func (th *Thread) WantSend(fd int) error {
 
 // StopRecv clears ACTIVE_R. As in HAProxy 2.2 no update is queued: the
 // registration is removed lazily, once the kernel reports an event nobody
-// wants (see [Thread.UpdateEvents]).
+// wants (see [Thread.Dispatch]).
 func (th *Thread) StopRecv(fd int) error { return th.clear("stop recv", fd, ActiveR) }
 
 // StopSend clears ACTIVE_W, lazily like [Thread.StopRecv].

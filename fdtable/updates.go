@@ -1,3 +1,5 @@
+//go:build unix
+
 package fdtable
 
 // Update is one fd's pending polling update, as [Thread.DrainUpdates] hands

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package pollable tells the user-space backends (poll, select) whether
 // an fd is of a kind epoll refuses to watch, so that every backend reports
 // the same per-fd error for it. poll(2) and select(2) accept regular files
