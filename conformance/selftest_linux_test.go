@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/poller"
@@ -327,5 +329,61 @@ func TestMinimalBackendPassesOrSkipsByName(t *testing.T) {
 	}
 	if skipped == 0 {
 		t.Errorf("no check skipped, but the backend hides UpdateCounter and WaitCounter")
+	}
+}
+
+// hanging is a poller whose Poll never returns until release is closed.
+type hanging struct {
+	*epoll.Poller
+	release chan struct{}
+}
+
+func (h *hanging) Poll(poller.Tick, bool) error {
+	<-h.release
+	return errors.New("released")
+}
+
+// TestWatchdogReportsHungCheck: a backend whose Poll blocks forever makes
+// the check fail with its name after the watchdog's delay, instead of
+// hanging the test binary.
+func TestWatchdogReportsHungCheck(t *testing.T) {
+	old := hangTimeout
+	hangTimeout = 500 * time.Millisecond
+	defer func() { hangTimeout = old }()
+	release := make(chan struct{})
+	defer close(release)
+	b := epoll.Backend
+	b.Name = "hanging-epoll"
+	b.New = func(ctx *poller.Context) (poller.Poller, error) {
+		p, err := epoll.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &hanging{p, release}, nil
+	}
+	var c check
+	for _, cc := range checks {
+		if cc.name == "WakeDoesNotBlock" {
+			c = cc
+		}
+	}
+	r := &recT{}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runGuarded(r, c, b)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("runGuarded did not return for a hung check")
+	}
+	if el := time.Since(start); el < hangTimeout {
+		t.Errorf("hung check reported after %s, before the watchdog's %s", el, hangTimeout)
+	}
+	msg := strings.Join(r.msgs, "; ")
+	if !r.failed || !strings.Contains(msg, "WakeDoesNotBlock hung") {
+		t.Errorf("hung check: failed=%v, messages %q; want a failure naming the check", r.failed, msg)
 	}
 }

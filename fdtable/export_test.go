@@ -214,47 +214,33 @@ type ListLinks struct {
 	Next, Prev int32
 }
 
-// AppendOpen appends to dst the fds currently in the table.
-func (t *Table) AppendOpen(dst []int) []int {
-	for i := range t.chunks {
-		c := t.chunks[i].Load()
-		if c == nil {
-			continue
-		}
-		for j := range c {
-			if c[j].flags.Load()&fOpen != 0 {
-				dst = append(dst, i<<chunkShift+j)
-			}
-		}
-	}
-	return dst
-}
-
-// AppendPolledBy appends to dst the fds whose polled masks contain thread
-// tid (in either direction) and returns the extended slice. Backends use it
-// to re-create their registrations after Fork and to forget them on Term.
-func (t *Table) AppendPolledBy(dst []int, tid int) []int {
-	if uint(tid) >= MaxThreads {
-		return dst
-	}
-	bit := uint64(1) << tid
-	for i := range t.chunks {
-		c := t.chunks[i].Load()
-		if c == nil {
-			continue
-		}
-		for j := range c {
-			if (c[j].pollRecv.Load()|c[j].pollSend.Load())&bit != 0 {
-				dst = append(dst, i<<chunkShift+j)
-			}
-		}
-	}
-	return dst
-}
-
 // ClearPolledBy exposes clearPolledBy to the package's tests.
 func (t *Table) ClearPolledBy(tid int) int { return t.clearPolledBy(tid) }
 
 // UpdateEvents is Dispatch without the generation check, for the
 // package's tests.
 func (th *Thread) UpdateEvents(fd int, evts State) bool { return th.updateEvents(fd, evts) }
+
+// AppendOpen appends the fds in the table to dst.
+func (t *Table) AppendOpen(dst []int) []int {
+	t.each(func(fd int, e *entry) {
+		if e.flags.Load()&fOpen != 0 {
+			dst = append(dst, fd)
+		}
+	})
+	return dst
+}
+
+// AppendPolledBy appends the fds whose polled masks contain thread tid.
+func (t *Table) AppendPolledBy(dst []int, tid int) []int {
+	if uint(tid) >= MaxThreads {
+		return dst
+	}
+	bit := uint64(1) << tid
+	t.each(func(fd int, e *entry) {
+		if (e.pollRecv.Load()|e.pollSend.Load())&bit != 0 {
+			dst = append(dst, fd)
+		}
+	})
+	return dst
+}

@@ -216,19 +216,11 @@ func (th *Thread) Detach(h CloseHook) bool {
 // existed, so the fd is listed whatever the bit said; the drain is
 // idempotent if it is also on the shared list.
 func (th *Thread) requeueOwned() {
-	t := th.t
-	for i := range t.chunks {
-		c := t.chunks[i].Load()
-		if c == nil {
-			continue
+	th.t.each(func(fd int, e *entry) {
+		if e.flags.Load()&fOpen == 0 || e.thread.Load()&th.bit == 0 || e.state.Load()&uint32(ActiveRW) == 0 {
+			return
 		}
-		for j := range c {
-			e := &c[j]
-			if e.flags.Load()&fOpen == 0 || e.thread.Load()&th.bit == 0 || e.state.Load()&uint32(ActiveRW) == 0 {
-				continue
-			}
-			e.update.Or(th.bit)
-			th.updt = append(th.updt, int32(i<<chunkShift+j))
-		}
-	}
+		e.update.Or(th.bit)
+		th.updt = append(th.updt, int32(fd))
+	})
 }

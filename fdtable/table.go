@@ -170,17 +170,11 @@ func (t *Table) SetLingerRisk(fd int) error {
 // description is now shared with another process, so pollers must
 // deregister it explicitly before close.
 func (t *Table) MarkCloned() {
-	for i := range t.chunks {
-		c := t.chunks[i].Load()
-		if c == nil {
-			continue
+	t.each(func(_ int, e *entry) {
+		if e.flags.Load()&fOpen != 0 {
+			e.flags.Or(fCloned)
 		}
-		for j := range c {
-			if c[j].flags.Load()&fOpen != 0 {
-				c[j].flags.Or(fCloned)
-			}
-		}
-	}
+	})
 }
 
 // Info is a snapshot of one fd's entry, for diagnostics, tests and

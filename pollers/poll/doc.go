@@ -16,8 +16,9 @@
 // cycle costs nothing and allocates nothing (BenchmarkArray compares it
 // with rebuilding).
 //
-// The fixes: the thread's sleeping bit is cleared after the kernel wait,
-// not before it (quirk Q4); POLLNVAL, which HAProxy ignores (quirk Q5), is
+// Where it differs from HAProxy 2.2's ev_poll.c: the thread's sleeping bit
+// is cleared after the kernel wait, not before it (HAProxy clears it before
+// and can miss a wake-up); POLLNVAL, which HAProxy ignores, is
 // reported to the fd's owner as an error (ERR_RW) and counted in
 // poll_dead_fd, and that generation of the fd is dropped from the array and
 // never added back, so that a closed but still listed fd cannot make every

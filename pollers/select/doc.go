@@ -10,10 +10,10 @@
 // or update. The highest registered fd (select's first argument) is kept
 // up to date incrementally, and shrinks when the top fds leave.
 //
-// The fixes: only fds with events are reported, never their neighbours in
-// the same fd_set word (quirk Q3), and the thread's sleeping bit is cleared
-// after the kernel wait (quirk Q4, which HAProxy's select already gets
-// right). Every registration records the fdtable generation of its fd, so
+// Where it differs from HAProxy 2.2's ev_select.c: only fds with events are
+// reported, never their neighbours in the same fd_set word (HAProxy walks
+// whole words and can report an fd that had no event), and the thread's
+// sleeping bit is cleared after the kernel wait, as HAProxy's select does. Every registration records the fdtable generation of its fd, so
 // an event for a previous user of the same fd number is dropped
 // (poll_stale_fd), never delivered. An fd closed behind the table's back
 // makes select fail with EBADF; the instance then finds the fds select
