@@ -3,6 +3,8 @@ package epoll
 import (
 	"os"
 
+	"github.com/evpoll/evpoll/internal/construct"
+
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
@@ -19,13 +21,7 @@ var Backend = poller.Backend{
 	Preference: 300,
 	Flags:      staticFlags,
 	Test:       test,
-	New: func(ctx *poller.Context) (poller.Poller, error) {
-		p, err := New(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	},
+	New:        construct.New(New),
 }
 
 func init() { poller.Register(Backend) }

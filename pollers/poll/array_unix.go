@@ -90,3 +90,12 @@ func (a *fdArray) removeAt(i int) {
 
 // reset forgets every fd and releases the memory.
 func (a *fdArray) reset() { *a = fdArray{} }
+
+// The userset.Set methods, over the array.
+
+func (a *fdArray) Put(fd int, recv, send bool, gen uint32) bool {
+	return a.set(fd, eventMask(recv, send), gen)
+}
+func (a *fdArray) Remove(fd int) bool                { return a.remove(fd) }
+func (a *fdArray) RemoveGen(fd int, gen uint32) bool { return a.removeGen(fd, gen) }
+func (a *fdArray) Reset()                            { a.reset() }

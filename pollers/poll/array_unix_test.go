@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/userset"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +47,7 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-func TestEventMaskAndDesired(t *testing.T) {
+func TestEventMask(t *testing.T) {
 	tests := []struct {
 		st         fdtable.State
 		ours       bool
@@ -63,9 +64,9 @@ func TestEventMaskAndDesired(t *testing.T) {
 		{fdtable.ActiveRW, false, false, false, 0},
 	}
 	for _, tt := range tests {
-		r, s := desired(tt.st, tt.ours)
+		r, s := userset.Desired(tt.st, tt.ours)
 		if r != tt.recv || s != tt.send {
-			t.Errorf("desired(%v, ours %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
+			t.Errorf("Desired(%v, ours %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
 		}
 		if m := eventMask(r, s); m != tt.mask {
 			t.Errorf("eventMask(%v, %v) = %#x, want %#x", r, s, m, tt.mask)

@@ -3,6 +3,7 @@
 package poll
 
 import (
+	"github.com/evpoll/evpoll/internal/construct"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -17,13 +18,7 @@ var Backend = poller.Backend{
 	Name:       Name,
 	Preference: 200,
 	Flags:      staticFlags,
-	New: func(ctx *poller.Context) (poller.Poller, error) {
-		p, err := New(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	},
+	New:        construct.New(New),
 }
 
 func init() { poller.Register(Backend) }

@@ -177,3 +177,14 @@ func collect(dst []ready, rd, wr *unix.FdSet, maxfd, start, limit int) ([]ready,
 	}
 	return dst, start
 }
+
+// The userset.Set methods, over the sets. Put is only called for fds below
+// SetSize: the backend refuses the others first.
+
+func (s *fdSets) Put(fd int, recv, send bool, gen uint32) bool {
+	changed, _ := s.set(fd, recv, send, gen)
+	return changed
+}
+func (s *fdSets) Remove(fd int) bool                { return s.remove(fd) }
+func (s *fdSets) RemoveGen(fd int, gen uint32) bool { return s.removeGen(fd, gen) }
+func (s *fdSets) Reset()                            { s.reset() }

@@ -41,26 +41,6 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-func TestDesired(t *testing.T) {
-	tests := []struct {
-		st         fdtable.State
-		ours       bool
-		recv, send bool
-	}{
-		{0, true, false, false},
-		{fdtable.ReadyRW, true, false, false},
-		{fdtable.ActiveR, true, true, false},
-		{fdtable.ActiveW, true, false, true},
-		{fdtable.ActiveRW | fdtable.ReadyRW, true, true, true},
-		{fdtable.ActiveRW, false, false, false},
-	}
-	for _, tt := range tests {
-		if r, s := desired(tt.st, tt.ours); r != tt.recv || s != tt.send {
-			t.Errorf("desired(%v, %v) = %v, %v; want %v, %v", tt.st, tt.ours, r, s, tt.recv, tt.send)
-		}
-	}
-}
-
 // reg is an fdSets registration as the tests compare them.
 type reg struct {
 	R, W bool

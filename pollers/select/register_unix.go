@@ -4,6 +4,7 @@ package selectpoll
 
 import (
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/construct"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -17,13 +18,7 @@ var Backend = poller.Backend{
 	Preference: 150,
 	Flags:      0,
 	Test:       test,
-	New: func(ctx *poller.Context) (poller.Poller, error) {
-		p, err := New(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	},
+	New:        construct.New(New),
 }
 
 func init() { poller.Register(Backend) }
