@@ -48,7 +48,7 @@
 //     wants, with no help from the caller.
 //
 // Deviations from HAProxy 2.2, each deliberate:
-//   - every Insert bumps a per-fd generation ([Table.Gen]); backends tag
+//   - every Insert bumps a per-fd generation ([Info].Gen); backends tag
 //     kernel registrations with it so that an event for a previous user of
 //     the same fd number is dropped, never delivered;
 //   - [Thread.Remove] deregisters the still-open fd through the close hooks
