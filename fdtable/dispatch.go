@@ -6,7 +6,7 @@ package fdtable
 type Outcome uint8
 
 const (
-	// Delivered: the event was applied to the fd (UpdateEvents ran).
+	// Delivered: the event was applied to the fd (the iocb ran if the fd was active).
 	Delivered Outcome = iota
 	// Dead: the fd is not in the table (count it in poll_dead_fd).
 	Dead

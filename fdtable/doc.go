@@ -30,7 +30,7 @@
 // (through [Table.External]: their changes go to the shared list), and
 // every read-only accessor of [Table]. A Thread with an id belongs to its
 // polling goroutine for everything else: its local list, DrainUpdates,
-// Dispatch and UpdateEvents.
+// Dispatch.
 //
 // What each guarantees once it returns:
 //   - after Delete or Remove of an fd, no iocb of that generation starts;
