@@ -133,7 +133,7 @@ func (c *Context) deliverFailed() {
 // waking idle threads that find nothing to do: a measured 30 % more CPU
 // per echoed message. One runtime.Gosched per millisecond at most, before
 // a kernel wait, avoids that for a cost too small to measure.
-const yieldEvery = int64(time.Millisecond)
+var yieldEvery = int64(time.Millisecond)
 
 // ComputeTimeout returns the poll timeout in milliseconds for the next
 // timer exp (HAProxy: compute_poll_timeout): MaxDelayMS for
