@@ -2,8 +2,11 @@ package fdtable_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -16,5 +19,12 @@ func TestMain(m *testing.M) {
 	if !explicit {
 		flag.Set("rapid.nofailfile", "true")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
