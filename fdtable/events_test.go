@@ -283,7 +283,8 @@ func TestTakeover(t *testing.T) {
 			t.Fatalf("Takeover: %v", err)
 		}
 		got := snap(e.tab, e.fd)
-		want := fdSnap{Open: true, State: 0x32, Thread: 0x2, Update: 0x1, Links: notListed, Gen: gen}
+		// Sending is still wanted: the new owner's poller gets an update.
+		want := fdSnap{Open: true, State: 0x32, Thread: 0x2, Update: 0x3, Links: notListed, Gen: gen}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("after takeover (-want +got):\n%s", diff)
 		}
@@ -291,6 +292,9 @@ func TestTakeover(t *testing.T) {
 		// sees the fd is no longer its own.
 		if got := e.drain(0, true); len(got) != 1 || got[0] != e.fd {
 			t.Errorf("old owner drain updated %v, want [%d]", got, e.fd)
+		}
+		if got := e.drain(1, true); len(got) != 1 || got[0] != e.fd {
+			t.Errorf("new owner drain updated %v, want [%d]", got, e.fd)
 		}
 	})
 	t.Run("stale_generation", func(t *testing.T) {

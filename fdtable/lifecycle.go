@@ -145,7 +145,8 @@ func (th *Thread) release(fd int, keepOpen bool) error {
 // if no other thread is running the fd and its generation is still gen (the
 // fd was not closed and reused meanwhile). The thread mask becomes this
 // thread's bit and receiving is stopped, in the same locked step, so the
-// new owner re-subscribes. The previous owners' pollers drop the fd at
+// new owner re-subscribes; if sending is still wanted, an update is queued
+// for the new owner's poller. The previous owners' pollers drop the fd at
 // their next event or update for it.
 func (th *Thread) Takeover(fd int, gen uint32) error {
 	t := th.t
@@ -166,8 +167,13 @@ func (th *Thread) Takeover(fd int, gen uint32) error {
 		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrChanged)
 	}
 	e.thread.Store(th.bit)
-	e.state.And(^uint32(ActiveR))
+	st := State(e.state.And(^uint32(ActiveR)))
 	e.unlock()
+	if st&ActiveW != 0 {
+		// Still wanted for sending: this thread's poller must learn of
+		// it, or nothing would register it until the next want.
+		th.updatePolling(fd, e)
+	}
 	return nil
 }
 

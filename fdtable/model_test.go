@@ -342,6 +342,9 @@ func (m *model) takeover(tid, fd int, gen uint32) string {
 	}
 	f.thread = tidBit(tid)
 	f.state &^= fdtable.ActiveR
+	if f.state&fdtable.ActiveW != 0 {
+		m.updatePolling(tid, fd)
+	}
 	return "nil"
 }
 
