@@ -359,3 +359,55 @@ func testTermOfReplacedInstance(h *harness) {
 		h.t.Errorf("removed fd still registered: the new instance's close hook was not called")
 	}
 }
+
+// testClosedBehindTable: the user closes a registered fd with close(2)
+// without telling the table (a misuse), and the kernel gives the number
+// to a new socket. Once the table is told (Remove) and the number is
+// inserted for its new owner, the new owner gets the new socket's events
+// and none of the old owner's; the cycles in between neither fail nor
+// spin.
+func testClosedBehindTable(h *harness) {
+	tc := h.thread(0)
+	old := &recorder{drain: true}
+	a, a2 := h.reader(tc, old)
+	h.poll(tc, poller.Eternity, true)
+	h.write(a2, 1) // an event the old owner never reads
+	if err := unix.Close(a); err != nil {
+		h.t.Fatalf("close: %v", err)
+	}
+	h.forget(a)
+	c, c2 := h.pair()
+	if c != a {
+		if err := dupTo(c, a); err != nil {
+			h.t.Fatalf("dup2(%d, %d): %v", c, a, err)
+		}
+		unix.Close(c)
+		h.forget(c)
+		h.fds[a] = true
+	}
+	// Whatever the backend reports meanwhile goes to the table's idea
+	// of the fd: the old owner. Polling must neither fail nor spin. (The
+	// kernel may have dropped the registration with the file while the
+	// polled bits still name it, so the kernel comparison waits.)
+	start := time.Now()
+	if err := tc.p.Poll(tc.ctx.UpdateTime().Add(20), false); err != nil {
+		h.t.Fatalf("unexpected Poll error after the hidden close: %v", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		h.t.Errorf("cycle after the hidden close took %s", ms(el))
+	}
+	calledBefore := old.calls.Load()
+	h.must(tc.th.Remove(a))
+	fresh := &recorder{drain: true}
+	h.insert(tc, a, fresh, 0)
+	h.must(tc.th.WantRecv(a))
+	h.must(tc.th.CantRecv(a))
+	h.write(c2, 1)
+	h.pollUntil(tc, "the new owner's event", func() bool { return fresh.calls.Load() > 0 })
+	for range 3 {
+		h.pollFor(tc, 10)
+	}
+	if n := old.calls.Load(); n != calledBefore {
+		h.t.Errorf("the old owner got %d calls after the table was told, want 0", n-calledBefore)
+	}
+}

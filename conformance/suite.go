@@ -58,6 +58,7 @@ var checks = []check{
 	{"ReadyRemarked", testReadyRemarked},
 	{"CloseCostsNoKernelUpdate", testCloseCostsNoKernelUpdate},
 	{"TermOfReplacedInstance", testTermOfReplacedInstance},
+	{"ClosedBehindTable", testClosedBehindTable},
 }
 
 // Run runs the conformance suite against backend b, one subtest per

@@ -47,6 +47,13 @@
 //     constructor does it) is handed every fd the thread already owns and
 //     wants, with no help from the caller.
 //
+// An fd closed behind the table's back (close(2) without Delete) stays in
+// the table: until Remove or Delete tells it, events the backend reports
+// for whatever file the kernel gives that number next go to the old
+// owner, and Insert of the number fails with [ErrInUse]. Once the table is
+// told and the number is inserted again, the new owner receives none of
+// the old owner's events (conformance check ClosedBehindTable).
+//
 // Deviations from HAProxy 2.2, each deliberate:
 //   - every Insert bumps a per-fd generation ([Info].Gen); backends tag
 //     kernel registrations with it so that an event for a previous user of
