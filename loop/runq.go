@@ -217,11 +217,8 @@ func (th *Thread) processRunnableTasks() {
 			break
 		}
 	}
-	for i := range th.lists {
-		if !th.lists[i].empty() {
-			th.ctx.Activity.LongRQ.Add(1)
-			break
-		}
+	if th.hasTasks() {
+		th.ctx.Activity.LongRQ.Add(1)
 	}
 }
 

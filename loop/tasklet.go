@@ -13,9 +13,9 @@ type link struct {
 
 type list struct{ head link }
 
-func (l *list) init()         { l.head.next, l.head.prev = &l.head, &l.head }
-func (l *list) empty() bool   { return l.head.next == &l.head }
-func (l *list) first() *link  { return l.head.next }
+func (l *list) init()        { l.head.next, l.head.prev = &l.head, &l.head }
+func (l *list) empty() bool  { return l.head.next == &l.head }
+func (l *list) first() *link { return l.head.next }
 func (l *list) append(e *link) {
 	e.prev = l.head.prev
 	e.next = &l.head
