@@ -1,5 +1,13 @@
 package loop
 
+import (
+	"reflect"
+	"strings"
+	"syscall"
+
+	"github.com/evpoll/evpoll/poller"
+)
+
 // Test hooks into the loop's internals.
 
 type Step = step
@@ -30,4 +38,17 @@ func (l *Loop) SignalCount(sig int) int {
 	l.sig.mu.Lock()
 	defer l.sig.mu.Unlock()
 	return l.sig.count[sig]
+}
+
+type syscallSignal = syscall.Signal
+
+// backendName returns the package path of a poller's type, which names its
+// backend.
+func backendName(p poller.Poller) string {
+	s := reflect.TypeOf(p).Elem().PkgPath()
+	s = s[strings.LastIndex(s, "/")+1:]
+	if s == "selectpoll" {
+		return "select"
+	}
+	return s
 }
