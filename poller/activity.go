@@ -30,7 +30,15 @@ type Activity struct {
 	PollStaleFD atomic.Uint32
 	// PollErrFD counts fds the kernel refused to watch, whose owners got
 	// an error event instead (see [Context.FailFD]). evpoll only.
-	PollErrFD  atomic.Uint32
+	PollErrFD atomic.Uint32
+	// AvgLoopUS is the sliding average, over 1024 cycles, of the time in
+	// microseconds a thread spends between two kernel waits (HAProxy:
+	// avg_loop_us). It is an average, not a counter.
+	AvgLoopUS atomic.Uint32
+	// IdlePct is the share of time, in percent, the thread spent in the
+	// kernel wait, measured over at least half a second (HAProxy:
+	// idle_pct, shown by "show info" rather than "show activity").
+	IdlePct    atomic.Uint32
 	Accepted   atomic.Uint32 // connections accepted by this thread
 	FDTakeover atomic.Uint32 // successful fd takeovers
 }
@@ -58,6 +66,7 @@ func (a *Activity) Counters() []Counter {
 		{"poll_skip_fd", a.PollSkipFD.Load()},
 		{"poll_stale_fd", a.PollStaleFD.Load()},
 		{"poll_err_fd", a.PollErrFD.Load()},
+		{"avg_loop_us", a.AvgLoopUS.Load()},
 		{"accepted", a.Accepted.Load()},
 		{"fd_takeover", a.FDTakeover.Load()},
 	}
@@ -65,7 +74,8 @@ func (a *Activity) Counters() []Counter {
 
 // WriteActivity prints counters of one or more threads as "show activity"
 // does: "name: total" with one thread, "name: total [ t0 t1 ... ]" with
-// several. Totals are 32-bit and wrap like the counters.
+// several. Totals are 32-bit and wrap like the counters; avg_loop_us, an
+// average, shows the rounded mean of the threads instead of a sum.
 func WriteActivity(w io.Writer, threads ...*Activity) error {
 	if len(threads) == 0 {
 		return nil
@@ -81,6 +91,14 @@ func WriteActivity(w io.Writer, threads ...*Activity) error {
 		var total uint32
 		for i := range per {
 			total += per[i][j].Value
+		}
+		if per[0][j].Name == "avg_loop_us" {
+			var sum uint64
+			for i := range per {
+				sum += uint64(per[i][j].Value)
+			}
+			n := uint64(len(per))
+			total = uint32((sum + n/2) / n)
 		}
 		fmt.Fprintf(&sb, "%s: %d", per[0][j].Name, total)
 		if len(per) > 1 {

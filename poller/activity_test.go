@@ -4,7 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fill gives every counter a distinct value: base+1, base+2, ... in
@@ -13,18 +19,19 @@ func fill(a *Activity, base uint32) {
 	for i, c := range []interface{ Store(uint32) }{
 		&a.CtxSw, &a.TaskSw, &a.EmptyRQ, &a.LongRQ, &a.Loops, &a.WakeTasks, &a.WakeSignal,
 		&a.PollIO, &a.PollExp, &a.PollDropFD, &a.PollDeadFD, &a.PollSkipFD, &a.PollStaleFD, &a.PollErrFD,
-		&a.Accepted, &a.FDTakeover,
+		&a.AvgLoopUS, &a.Accepted, &a.FDTakeover,
 	} {
 		c.Store(base + uint32(i) + 1)
 	}
 }
 
 // The counters of reference §10 that evpoll keeps, in that order, with
-// evpoll's poll_stale_fd after poll_skip_fd.
+// evpoll's poll_stale_fd after poll_skip_fd and avg_loop_us before
+// accepted, as HAProxy places it.
 var activityOrder = []string{
 	"ctxsw", "tasksw", "empty_rq", "long_rq", "loops", "wake_tasks", "wake_signal",
 	"poll_io", "poll_exp", "poll_drop_fd", "poll_dead_fd", "poll_skip_fd", "poll_stale_fd", "poll_err_fd",
-	"accepted", "fd_takeover",
+	"avg_loop_us", "accepted", "fd_takeover",
 }
 
 func TestCounters(t *testing.T) {
@@ -64,8 +71,9 @@ poll_dead_fd: 11
 poll_skip_fd: 12
 poll_stale_fd: 13
 poll_err_fd: 14
-accepted: 15
-fd_takeover: 16
+avg_loop_us: 15
+accepted: 16
+fd_takeover: 17
 `
 	if buf.String() != want {
 		t.Errorf("one thread:\n%s\nwant:\n%s", buf.String(), want)
@@ -103,6 +111,7 @@ poll_dead_fd: 0 [ 0 0 ]
 poll_skip_fd: 0 [ 0 0 ]
 poll_stale_fd: 0 [ 0 0 ]
 poll_err_fd: 0 [ 0 0 ]
+avg_loop_us: 0 [ 0 0 ]
 accepted: 1 [ 0 1 ]
 fd_takeover: 0 [ 0 0 ]
 `
@@ -188,4 +197,62 @@ func TestFlagsString(t *testing.T) {
 	if FlagRDHUP != 0x1 || FlagERRHUP != 0x2 {
 		t.Errorf("FlagRDHUP %#x, FlagERRHUP %#x; want HAP_POLL_F_RDHUP 0x1, HAP_POLL_F_ERRHUP 0x2", uint32(FlagRDHUP), uint32(FlagERRHUP))
 	}
+}
+
+// sleepWaiter's kernel wait sleeps for d and reports no event.
+type sleepWaiter struct{ d time.Duration }
+
+func (w sleepWaiter) KernelWait(int) (int, error) { time.Sleep(w.d); return 0, nil }
+
+// spin busies the goroutine for d, standing for work between two waits.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// avg_loop_us averages the time between two kernel waits; idle_pct is the
+// share of time spent inside them, published every half second.
+func TestLoopTimeAndIdleAccounting(t *testing.T) {
+	for _, c := range []struct {
+		name             string
+		wait, work       time.Duration
+		idleMin, idleMax uint32
+	}{
+		{"MostlyIdle", 50 * time.Millisecond, time.Millisecond, 80, 100},
+		{"MostlyBusy", time.Millisecond, 50 * time.Millisecond, 0, 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tab := fdtable.New(64)
+			th, err := tab.NewThread(0)
+			require.NoError(t, err)
+			ctx := NewContext(th)
+			w := sleepWaiter{c.wait}
+			for range 14 {
+				_, err := ctx.Wait(w, Eternity, false, false)
+				require.NoError(t, err)
+				spin(c.work)
+			}
+			pct := ctx.Activity.IdlePct.Load()
+			assert.GreaterOrEqual(t, pct, c.idleMin, "idle_pct")
+			assert.LessOrEqual(t, pct, c.idleMax, "idle_pct")
+			avg := ctx.Activity.AvgLoopUS.Load()
+			// The average starts from 0 and moves by 1/1024 of each
+			// sample: after 13 samples of at least c.work it is above 0
+			// and below c.work.
+			assert.Greater(t, avg, uint32(0))
+			assert.Less(t, avg, uint32(c.work/time.Microsecond))
+		})
+	}
+}
+
+func TestWriteActivityAveragesAvgLoop(t *testing.T) {
+	var a, b Activity
+	a.AvgLoopUS.Store(10)
+	b.AvgLoopUS.Store(15)
+	a.Loops.Store(3)
+	b.Loops.Store(4)
+	var sb strings.Builder
+	require.NoError(t, WriteActivity(&sb, &a, &b))
+	assert.Contains(t, sb.String(), "\navg_loop_us: 13 [ 10 15 ]\n", "rounded mean, not a sum")
+	assert.Contains(t, sb.String(), "\nloops: 7 [ 3 4 ]\n")
 }

@@ -51,6 +51,46 @@ type Context struct {
 	lastNs    int64 // monotonic reading of the last clock update
 	lastYield int64 // monotonic reading of the last scheduler yield
 	failed    []failedFD
+	// Loop-time and idle accounting (HAProxy: tv_entering_poll,
+	// tv_leaving_poll, activity_count_runtime).
+	afterPoll         int64 // when the previous wait ended, 0 before the first
+	loopSum           uint32
+	idleNs, idleTotNs int64
+}
+
+// Averaging and sampling of the loop-time and idle accounting.
+const (
+	loopSamples  = 1024
+	idleSampleNs = int64(500 * time.Millisecond)
+)
+
+// enteringPoll records the time spent since the previous wait ended
+// (HAProxy: activity_count_runtime feeding avg_loop_us) and returns the
+// time the wait starts.
+func (c *Context) enteringPoll() int64 {
+	ns := c.Clock.Nanotime()
+	if c.afterPoll != 0 {
+		us := uint32(min((ns-c.afterPoll)/int64(time.Microsecond), 1<<22))
+		c.loopSum = c.loopSum - (c.loopSum+loopSamples-1)/loopSamples + us
+		c.Activity.AvgLoopUS.Store((c.loopSum + loopSamples - 1) / loopSamples)
+	}
+	return ns
+}
+
+// leavingPoll adds the wait that started at before to the idle accounting
+// and, every half second of samples, publishes the idle percentage
+// (HAProxy: measure_idle).
+func (c *Context) leavingPoll(before int64) {
+	now := c.lastNs
+	if c.afterPoll != 0 {
+		c.idleNs += now - before
+		c.idleTotNs += now - c.afterPoll
+		if c.idleTotNs >= idleSampleNs {
+			c.Activity.IdlePct.Store(uint32((100*c.idleNs + c.idleTotNs/2) / c.idleTotNs))
+			c.idleNs, c.idleTotNs = 0, 0
+		}
+	}
+	c.afterPoll = now
 }
 
 // failedFD is an fd whose registration the kernel refused.
@@ -191,7 +231,9 @@ func (c *Context) Wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 		runtime.Gosched()
 	}
 	failed := len(c.failed) > 0
+	before := c.enteringPoll()
 	n, err := c.wait(w, exp, wake || failed, busy)
+	c.leavingPoll(before)
 	if failed {
 		c.deliverFailed()
 	}
