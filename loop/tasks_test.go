@@ -14,8 +14,7 @@ func TestWakeupAccumulatesAndQueuesOnce(t *testing.T) {
 	l := newTestLoop(t, Config{})
 	th := l.threads[0]
 	var got []State
-	var self *Task
-	self = l.NewTask(func(tk *Task, _ any, why State) bool {
+	self := l.NewTask(func(tk *Task, _ any, why State) bool {
 		got = append(got, why)
 		if len(got) == 1 {
 			th.Wakeup(tk, WokenMsg) // while running

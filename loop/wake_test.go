@@ -90,7 +90,7 @@ func TestWakeupWakesOneSleepingThreadOnce(t *testing.T) {
 	t.Run("ForeignFDPolling", func(t *testing.T) {
 		// Quirk Q14 fixed: a polling change for an fd owned by a
 		// sleeping thread wakes it.
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		require.NoError(t, err)
 		defer unix.Close(fds[1])
 		require.NoError(t, t0.fd.Insert(fds[0], nil, func(int, any) {}, t2.bit))
