@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/loop"
 	_ "github.com/evpoll/evpoll/pollers" // every backend of this OS
 )
@@ -11,7 +12,8 @@ import (
 // A timer task that ticks three times, 5 ms apart, then starts a soft
 // stop; with no jobs held, Run returns once signal 0 has been handled.
 func Example() {
-	l, err := loop.New(loop.Config{Threads: 2})
+	// A small table, so that every backend (select included) accepts it.
+	l, err := loop.New(loop.Config{Threads: 2, Table: fdtable.New(1024)})
 	if err != nil {
 		fmt.Println(err)
 		return
