@@ -258,11 +258,16 @@ func (l *Loop) Killed() int { return int(l.killed.Load()) }
 // Stop hard-stops the loop and, if Run is running, waits until it has
 // returned, having released every thread, poller and wake-up fd.
 func (l *Loop) Stop() {
-	l.killed.Store(2)
-	l.wakeOthers(l.all, nil)
+	l.hardStop()
 	if l.state.Load() == 1 {
 		<-l.done
 	}
+}
+
+// hardStop makes every thread leave at its next iteration.
+func (l *Loop) hardStop() {
+	l.killed.Store(2)
+	l.wakeOthers(l.all, nil)
 }
 
 // Run runs the threads, each a goroutine locked to its OS thread, until
@@ -286,7 +291,7 @@ func (l *Loop) Run() error {
 			defer runtime.UnlockOSThread()
 			if err := th.run(); err != nil {
 				errs[i] = fmt.Errorf("loop: thread %d: %w", i, err)
-				l.Stop()
+				l.hardStop()
 			}
 		}()
 	}

@@ -252,3 +252,52 @@ func TestBadConfig(t *testing.T) {
 		assert.ErrorIs(t, err, ErrBadConfig, "%+v", c)
 	}
 }
+
+// After Run has returned, wake-ups, kills and signals neither fail nor
+// write to the closed wake-up fds.
+func TestWakeupsAfterRunAreHarmless(t *testing.T) {
+	l := newTestLoop(t, Config{Threads: 2})
+	wait := runLoop(t, l)
+	l.Stop()
+	require.NoError(t, wait())
+	var before []uint32
+	for _, th := range l.threads {
+		before = append(before, th.wakes.Load())
+	}
+	l.sleeping.Store(l.all)
+	l.Wakeup(l.NewTask(nopHandler, nil, 2), WokenMsg)
+	l.NewTasklet(func(*Tasklet, any, State) {}, nil, 1).Wakeup(nil)
+	l.Raise(0)
+	l.Kill()
+	l.AddJobs(1)
+	l.Stop()
+	for i, th := range l.threads {
+		assert.Equal(t, before[i], th.wakes.Load(), "thread %d wake-up fd written after close", i)
+	}
+}
+
+// A thread's poller failing ends Run with the error, and the other threads
+// leave too.
+func TestPollErrorStopsRun(t *testing.T) {
+	var reg poller.Registry
+	fail := errTest("kernel object broken")
+	reg.Register(poller.Backend{Name: "breaks", Pref: 10, New: func(ctx *poller.Context) (poller.Poller, error) {
+		_, p, err := poller.Default.Open(ctx, nil)
+		if err != nil || ctx.Thread.ID() != 1 {
+			return p, err
+		}
+		return &failingPoller{Poller: p, err: fail}, nil
+	}})
+	l, err := New(Config{Threads: 2, Registry: &reg, Table: fdtable.New(1024), Env: func(string) (string, bool) { return "", false }})
+	require.NoError(t, err)
+	err = runLoop(t, l)()
+	assert.ErrorIs(t, err, fail)
+	assert.Contains(t, err.Error(), "thread 1")
+}
+
+type failingPoller struct {
+	poller.Poller
+	err error
+}
+
+func (p *failingPoller) Poll(poller.Tick, bool) error { return p.err }

@@ -297,11 +297,9 @@ func (th *Thread) runTask(t *Task) {
 // or run again.
 func (th *Thread) drop(t *Task) {
 	t.state.Store(uint32(Dead))
-	if t.wq.queued() {
-		if t.shared() {
-			th.Unqueue(t)
-		} else if t.mask == th.bit {
-			th.wq.remove(&t.wq)
-		}
+	if t.shared() {
+		th.Unqueue(t)
+	} else if t.wq.queued() && t.mask == th.bit {
+		th.wq.remove(&t.wq)
 	}
 }

@@ -53,7 +53,7 @@ type Task struct {
 	handler Handler
 	ctx     any
 	l       *Loop
-	expire  poller.Tick
+	expire  atomic.Uint32 // a poller.Tick; atomic since shared tasks move between threads
 	calls   uint32
 	wq      hnode
 	rq      hnode
@@ -95,11 +95,11 @@ func (t *Task) Calls() uint32 { return t.calls }
 
 // Expire returns the task's expire date. Read it from the task's handler
 // or its thread.
-func (t *Task) Expire() poller.Tick { return t.expire }
+func (t *Task) Expire() poller.Tick { return poller.Tick(t.expire.Load()) }
 
 // SetExpire sets the task's expire date, which the loop applies when the
 // handler returns true (HAProxy: t->expire). Call it from the handler.
-func (t *Task) SetExpire(when poller.Tick) { t.expire = when }
+func (t *Task) SetExpire(when poller.Tick) { t.expire.Store(uint32(when)) }
 
 // Thread returns the thread running the task's handler, nil outside it.
 func (t *Task) Thread() *Thread { return t.cur }

@@ -36,6 +36,7 @@ type Thread struct {
 	sharedN    atomic.Int32
 
 	wk       waker
+	wkMu     sync.RWMutex // write-locked while the wake-up fd closes
 	wkOpen   bool
 	wakes    atomic.Uint32 // writes to the wake-up fd
 	released bool
@@ -91,8 +92,10 @@ func (th *Thread) startWaker() error {
 	if err != nil {
 		return err
 	}
+	th.wkMu.Lock()
 	th.wk = w
 	th.wkOpen = true
+	th.wkMu.Unlock()
 	if err := th.fd.Insert(w.rfd, th, drainWaker, th.bit); err != nil {
 		return err
 	}
@@ -108,9 +111,16 @@ func drainWaker(fd int, owner any) {
 	th.fd.CantRecv(fd)
 }
 
+// signalWaker writes to the wake-up fd, unless it is closed: a wake-up
+// racing with the end of Run must not write to an fd number that may
+// already belong to someone else.
 func (th *Thread) signalWaker() {
-	th.wakes.Add(1)
-	th.wk.signal()
+	th.wkMu.RLock()
+	if th.wkOpen {
+		th.wakes.Add(1)
+		th.wk.signal()
+	}
+	th.wkMu.RUnlock()
 }
 
 // release terminates the poller, removes and closes the wake-up fd and
@@ -120,12 +130,15 @@ func (th *Thread) release() {
 		return
 	}
 	th.released = true
+	th.wkMu.Lock()
 	if th.wkOpen {
+		th.wkOpen = false
 		if th.l.tab.IsOpen(th.wk.rfd) {
 			th.fd.Remove(th.wk.rfd)
 		}
 		th.wk.close()
 	}
+	th.wkMu.Unlock()
 	if th.p != nil {
 		th.p.Term()
 	}

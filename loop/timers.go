@@ -14,8 +14,8 @@ import "github.com/evpoll/evpoll/poller"
 // all if the date is Eternity; a queued node moves only if the new date is
 // earlier than its key.
 func queueIn(h *heap4, t *Task) {
-	exp := uint32(t.expire)
-	if !t.expire.IsSet() {
+	exp := t.expire.Load()
+	if exp == 0 {
 		return
 	}
 	if !t.wq.queued() {
@@ -40,6 +40,9 @@ func (th *Thread) Queue(t *Task) error {
 		queueIn(&th.wq, t)
 		return nil
 	}
+	if t.expire.Load() == 0 {
+		return nil
+	}
 	l := t.l
 	l.gwqMu.Lock()
 	queueIn(&l.gwq, t)
@@ -55,12 +58,30 @@ func (th *Thread) Schedule(t *Task, when poller.Tick) error {
 	if t.State()&Queued != 0 {
 		return nil
 	}
-	if t.wq.queued() {
-		t.expire = t.expire.First(when)
-	} else {
-		t.expire = when
+	if !t.shared() {
+		if th == nil || t.mask != th.bit {
+			return ErrWrongThread
+		}
+		setEarliest(t, when)
+		queueIn(&th.wq, t)
+		return nil
 	}
-	return th.Queue(t)
+	l := t.l
+	l.gwqMu.Lock()
+	setEarliest(t, when)
+	queueIn(&l.gwq, t)
+	l.gwqLen.Store(int32(l.gwq.len()))
+	l.gwqMu.Unlock()
+	return nil
+}
+
+// setEarliest sets t's date to when, or to its current date if t is
+// queued with an earlier one. The caller owns t's wait queue.
+func setEarliest(t *Task, when poller.Tick) {
+	if t.wq.queued() {
+		when = poller.Tick(t.expire.Load()).First(when)
+	}
+	t.expire.Store(uint32(when))
 }
 
 // Unqueue takes t out of the wait queue (HAProxy: task_unlink_wq).
@@ -91,18 +112,21 @@ func (th *Thread) Unqueue(t *Task) error {
 // date without being woken, and one whose date was cleared leaves.
 func (th *Thread) expireFrom(h *heap4, now poller.Tick) {
 	for {
-		n := h.min()
-		if n == nil || keyLess(uint32(now), n.key) {
+		// The key is read from the heap's array: when nothing has
+		// expired, no task is touched.
+		if h.len() == 0 || keyLess(uint32(now), h.n[0].key) {
 			return
 		}
+		n := h.n[0].n
 		h.remove(n)
 		t := n.t
-		if t.expire.IsExpired(now) {
+		exp := poller.Tick(t.expire.Load())
+		if exp.IsExpired(now) {
 			th.l.wakeup(th, t, WokenTimer)
 			continue
 		}
-		if t.expire.IsSet() {
-			t.wq.key = uint32(t.expire)
+		if exp.IsSet() {
+			t.wq.key = uint32(exp)
 			h.push(n)
 		}
 	}

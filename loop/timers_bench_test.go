@@ -50,7 +50,7 @@ func BenchmarkTimers(b *testing.B) {
 					b.StartTimer()
 				}
 				tk := extra[j]
-				tk.expire = dates[j]
+				tk.SetExpire(dates[j])
 				th.Queue(tk)
 			}
 		})
@@ -60,7 +60,7 @@ func BenchmarkTimers(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				tk := armed[i%n]
-				tk.expire = tk.expire.Add(1000)
+				tk.SetExpire(tk.Expire().Add(1000))
 				th.Queue(tk)
 			}
 		})
@@ -71,7 +71,7 @@ func BenchmarkTimers(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				tk := armed[perm[i%n]]
-				tk.expire = poller.Tick(tk.wq.key).Add(-1000)
+				tk.SetExpire(poller.Tick(tk.wq.key).Add(-1000))
 				th.Queue(tk)
 			}
 		})
@@ -80,7 +80,7 @@ func BenchmarkTimers(b *testing.B) {
 			dates := randDates(th.Now(), rng)
 			rearm := func() {
 				for j, tk := range extra {
-					tk.expire = dates[j]
+					tk.SetExpire(dates[j])
 					th.Queue(tk)
 				}
 			}
@@ -108,7 +108,7 @@ func BenchmarkTimers(b *testing.B) {
 					for th.rq.len() > 0 {
 						tk := th.rq.popMin().t
 						tk.state.Store(0)
-						tk.expire = poller.Tick(th.wq.min().key).Add(1 + int(rng.Uint32N(1<<24)))
+						tk.SetExpire(poller.Tick(th.wq.min().key).Add(1 + int(rng.Uint32N(1<<24))))
 						th.Queue(tk)
 					}
 					b.StartTimer()
@@ -126,3 +126,4 @@ func randDates(now poller.Tick, rng *rand.Rand) []poller.Tick {
 	}
 	return d
 }
+
