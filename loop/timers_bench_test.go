@@ -126,4 +126,3 @@ func randDates(now poller.Tick, rng *rand.Rand) []poller.Tick {
 	}
 	return d
 }
-
