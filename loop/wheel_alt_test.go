@@ -55,8 +55,6 @@ type wheel struct {
 
 func (w *wheel) init(now poller.Tick) { w.cur = uint64(now) }
 
-func (w *wheel) len() int { return w.n }
-
 // at returns the 64-bit position of the 32-bit date k, taken within 2^31
 // of the wheel's position.
 func (w *wheel) at(k uint32) uint64 {
