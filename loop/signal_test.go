@@ -113,3 +113,28 @@ func TestSignalRegistrationErrors(t *testing.T) {
 	assert.ErrorIs(t, l.HandleSignal(-1, func(syscall.Signal, int) {}), ErrBadConfig)
 	assert.ErrorIs(t, l.HandleSignal(maxSignal, func(syscall.Signal, int) {}), ErrBadConfig)
 }
+
+// 2,000 raises from another goroutine, each waited for: none may wait for
+// thread 0's poll timeout (the re-check of pending signals after setting
+// the sleeping bit, and the wake-up write of Raise, close the window).
+func TestRaiseWakeupStress(t *testing.T) {
+	l := newTestLoop(t, Config{Threads: 2})
+	got := make(chan struct{}, 1)
+	require.NoError(t, l.HandleSignal(0, func(syscall.Signal, int) { got <- struct{}{} }))
+	wait := runLoop(t, l)
+	var worst time.Duration
+	for i := range 2000 {
+		start := time.Now()
+		l.Raise(0)
+		select {
+		case <-got:
+		case <-time.After(500 * time.Millisecond):
+			l.Stop()
+			t.Fatalf("raise %d waited for the poll timeout", i)
+		}
+		worst = max(worst, time.Since(start))
+	}
+	l.Stop()
+	require.NoError(t, wait())
+	assert.Less(t, worst, 500*time.Millisecond)
+}
