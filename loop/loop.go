@@ -26,6 +26,8 @@ var (
 	ErrRunning = errors.New("loop: already run or closed")
 	// ErrBadConfig: a Config field is out of range.
 	ErrBadConfig = errors.New("loop: bad config")
+
+	errNilPoller = errors.New("constructor returned no poller")
 )
 
 // Config sets up a loop. The zero value is usable.
@@ -44,11 +46,10 @@ type Config struct {
 	// BusyPolling makes the backends that support it spin instead of
 	// sleeping; soft stop turns it off.
 	BusyPolling bool
-	// Registry selects the backend; nil means poller.Default.
-	Registry *poller.Registry
-	// Env is the environment the registry reads (EVPOLL_POLLER...); nil
-	// means the process environment.
-	Env poller.Env
+	// Backend, if set, is the backend every thread uses; otherwise
+	// poller.Open chooses one on thread 0 (honouring EVPOLL_POLLER and
+	// EVPOLL_DISABLE) and the other threads use the same.
+	Backend *poller.Backend
 	// Start is the first tick of the loop's clock; 0 means 1. Tests use
 	// it to run across the 2^32 ms wrap.
 	Start poller.Tick
@@ -109,10 +110,6 @@ func New(cfg Config) (*Loop, error) {
 	if tab == nil {
 		tab = fdtable.New(0)
 	}
-	reg := cfg.Registry
-	if reg == nil {
-		reg = poller.Default
-	}
 	start := cfg.Start
 	if start == 0 {
 		start = 1
@@ -126,13 +123,25 @@ func New(cfg Config) (*Loop, error) {
 	l.sig.init()
 	for i := range n {
 		th, err := l.newThread(i, cfg)
-		if err == nil && i == 0 {
-			l.backend, th.p, err = reg.Open(th.ctx, cfg.Env)
+		if err == nil && i == 0 && cfg.Backend == nil {
+			l.backend, th.p, err = poller.Open(th.ctx)
 			if err != nil {
 				err = fmt.Errorf("loop: thread 0: %w", err)
 			}
+		} else if err == nil && i == 0 {
+			l.backend = *cfg.Backend
+			th.p, err = l.backend.New(th.ctx)
+			if err == nil && th.p == nil {
+				err = errNilPoller
+			}
+			if err != nil {
+				err = fmt.Errorf("loop: thread 0: backend %s: %w", l.backend.Name, err)
+			}
 		} else if err == nil {
 			th.p, err = l.backend.New(th.ctx)
+			if err == nil && th.p == nil {
+				err = errNilPoller
+			}
 			if err != nil {
 				err = fmt.Errorf("loop: thread %d: backend %s (chosen on thread 0): %w", i, l.backend.Name, err)
 			}

@@ -217,19 +217,18 @@ func TestCloseWithoutRun(t *testing.T) {
 // The backend is chosen once; a thread that cannot use it fails New with
 // an error naming the thread and the backend, and nothing is left open.
 func TestBackendChosenOnce(t *testing.T) {
-	var reg poller.Registry
 	calls := 0
 	fail := errTest("no more instances")
-	reg.Register(poller.Backend{Name: "flaky", Pref: 10, New: func(ctx *poller.Context) (poller.Poller, error) {
+	flaky := poller.Backend{Name: "flaky", Preference: 10, New: func(ctx *poller.Context) (poller.Poller, error) {
 		calls++
 		if calls > 1 {
 			return nil, fail
 		}
-		_, p, err := poller.Default.Open(ctx, nil)
+		_, p, err := poller.Open(ctx)
 		return p, err
-	}})
+	}}
 	before := openFDs(t)
-	_, err := New(Config{Threads: 2, Registry: &reg, Table: fdtable.New(1024), Env: func(string) (string, bool) { return "", false }})
+	_, err := New(Config{Threads: 2, Backend: &flaky, Table: fdtable.New(1024)})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, fail)
 	assert.Contains(t, err.Error(), "thread 1")
@@ -279,16 +278,15 @@ func TestWakeupsAfterRunAreHarmless(t *testing.T) {
 // A thread's poller failing ends Run with the error, and the other threads
 // leave too.
 func TestPollErrorStopsRun(t *testing.T) {
-	var reg poller.Registry
 	fail := errTest("kernel object broken")
-	reg.Register(poller.Backend{Name: "breaks", Pref: 10, New: func(ctx *poller.Context) (poller.Poller, error) {
-		_, p, err := poller.Default.Open(ctx, nil)
+	breaks := poller.Backend{Name: "breaks", Preference: 10, New: func(ctx *poller.Context) (poller.Poller, error) {
+		_, p, err := poller.Open(ctx)
 		if err != nil || ctx.Thread.ID() != 1 {
 			return p, err
 		}
 		return &failingPoller{Poller: p, err: fail}, nil
-	}})
-	l, err := New(Config{Threads: 2, Registry: &reg, Table: fdtable.New(1024), Env: func(string) (string, bool) { return "", false }})
+	}}
+	l, err := New(Config{Threads: 2, Backend: &breaks, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	err = runLoop(t, l)()
 	assert.ErrorIs(t, err, fail)

@@ -133,14 +133,14 @@ func (th *Thread) release() {
 	th.wkMu.Lock()
 	if th.wkOpen {
 		th.wkOpen = false
-		if th.l.tab.IsOpen(th.wk.rfd) {
+		if th.l.tab.Info(th.wk.rfd).Open {
 			th.fd.Remove(th.wk.rfd)
 		}
 		th.wk.close()
 	}
 	th.wkMu.Unlock()
 	if th.p != nil {
-		th.p.Term()
+		th.p.Close()
 	}
 	th.fd.Close()
 }

@@ -134,8 +134,7 @@ func TestWakeFDDrainCostsNoUpdate(t *testing.T) {
 		th.signalWaker()
 		require.NoError(t, th.p.Poll(poller.Eternity, true))
 		assert.Equal(t, fdtable.ActiveR|fdtable.ReadyW, tab.State(fd), "READY_R cleared, still wanted")
-		assert.Empty(t, th.fd.LocalUpdates(), "no local update")
-		assert.False(t, tab.Listed(fd), "no shared update")
+		assert.Zero(t, tab.Info(fd).Updates, "no polling update queued")
 		assert.Zero(t, pendingWakeBytes(t, th), "drained")
 	}
 	if hasIntro {

@@ -41,17 +41,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := loop.Config{Threads: *threads}
 	if *backend != "" {
-		if _, err := poller.Lookup(*backend); err != nil {
+		b, err := poller.Lookup(*backend)
+		if err != nil {
 			fmt.Fprintf(stderr, "echo: -poller: %v\n", err)
 			return 2
 		}
-		cfg.Env = func(key string) (string, bool) {
-			if key == poller.EnvPoller {
-				return *backend, true
-			}
-			return "", false
-		}
-		if *backend == "select" {
+		cfg.Backend = &b
+		if b.Name == "select" {
 			// select cannot watch fds at or above FD_SETSIZE.
 			cfg.Table = fdtable.New(1024)
 		}
