@@ -165,7 +165,8 @@ func (th *Thread) mark(s step) {
 	}
 }
 
-// run is the seed's run_poll_loop for one thread.
+// run is HAProxy's run_poll_loop (as it stood between 2.1 and 2.2) for one
+// thread, in that order.
 func (th *Thread) run() error {
 	l := th.l
 	th.ctx.UpdateTime()
@@ -226,8 +227,8 @@ func (th *Thread) decide() bool {
 	return false
 }
 
-// stopNow is the stop check at the seed's place in the loop, with the one
-// deliberate change over the seed: the loop does not end when a thread
+// stopNow is the stop check at its place in that version of the loop, with
+// one deliberate change: the loop does not end when a thread
 // alone sees no jobs left (it would stop serving its fds while the others
 // run), but when a soft stop is in progress, every thread has noticed it,
 // and no stoppable job is left (HAProxy 2.2's stopping mask). The first
