@@ -82,7 +82,8 @@ func (s *signals) add(sig syscall.Signal, h sigHandler) error {
 
 // Raise queues sig as if it had been delivered (HAProxy: signal_handler),
 // and wakes thread 0 if it sleeps. Signal 0 is only ever raised this way.
-// Safe from any goroutine, including signal handlers.
+// Numbers outside 0..255, which no handler can be registered for, are
+// ignored. Safe from any goroutine, including signal handlers.
 func (l *Loop) Raise(sig syscall.Signal) {
 	s := &l.sig
 	if sig < 0 || sig >= maxSignal {
