@@ -73,6 +73,17 @@ func (th *Thread) Bit() uint64 { return th.bit }
 // callbacks.
 func (th *Thread) FD() *fdtable.Thread { return th.fd }
 
+// Takeover moves fd to this thread (fdtable.Thread.Takeover: it fails if
+// another thread is running the fd or its generation is no longer gen)
+// and counts it in fd_takeover.
+func (th *Thread) Takeover(fd int, gen uint32) error {
+	err := th.fd.Takeover(fd, gen)
+	if err == nil {
+		th.ctx.Activity.FDTakeover.Add(1)
+	}
+	return err
+}
+
 // Context returns the thread's poller context (clock, counters).
 func (th *Thread) Context() *poller.Context { return th.ctx }
 
