@@ -271,7 +271,9 @@ func (t *tstate) reopen() {
 
 func (t *tstate) timerTask(tk *loop.Task, _ any, _ loop.State) bool {
 	t.fired.Add(1)
-	return false
+	// Alive but not queued, until the churn arms it again.
+	tk.SetExpire(poller.Eternity)
+	return true
 }
 
 func (s *soak) totals() (events, bad, reopened, flips, armed, fired int64) {
@@ -311,9 +313,11 @@ loop:
 			}
 		case now := <-report.C:
 			ev, bad, re, fl, ar, fi := s.totals()
-			fmt.Fprintf(out, "soak: %6.1fs events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB goroutines %d fds %d\n",
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(out, "soak: %6.1fs events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB heap %d kB goroutines %d fds %d\n",
 				now.Sub(start).Seconds(), ev, float64(ev-lastEvents)/now.Sub(last).Seconds(), bad, re, fl, ar, fi,
-				rss(), runtime.NumGoroutine(), openFDs())
+				rss(), ms.HeapInuse/1024, runtime.NumGoroutine(), openFDs())
 			last, lastEvents = now, ev
 		}
 	}
