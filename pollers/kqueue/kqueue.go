@@ -1,0 +1,429 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly || linux
+
+package kqueue
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/poller"
+)
+
+// Poller is one thread's kqueue instance. Poll, Fork, Term and Registered
+// belong to the thread's goroutine; Clo (the close hook), Flags and the
+// counters may be called from any goroutine, and so may the Waker's Wake.
+type Poller struct {
+	ctx  *poller.Context
+	th   *fdtable.Thread
+	tab  *fdtable.Table
+	tid  int
+	bit  uint64
+	name string
+
+	k      Kernel
+	q      Queue
+	pid    int // process that created q
+	closed atomic.Bool
+
+	updates   atomic.Uint64 // fd registrations changed
+	waits     atomic.Uint64 // kevent calls that collected events
+	regErrors atomic.Uint64 // changes the kernel refused
+
+	changes []Kevent // pending, submitted with the next wait
+	sent    []Kevent // the changes the last wait submitted
+	events  []Kevent // results of a wait
+	results []Kevent // results of changes applied alone
+	failed  []failure
+	fds     []int
+
+	// closing holds fds removed from the table but kept open (Remove):
+	// their filters are deleted by the next kevent call.
+	closing closeq.Queue
+	waker   *Waker
+}
+
+// failure is a refused change waiting to be delivered to its fd's owner.
+type failure struct {
+	fd   int
+	gen  uint32
+	evts fdtable.State
+	err  error
+}
+
+var (
+	_ poller.Poller     = (*Poller)(nil)
+	_ poller.Waiter     = (*Poller)(nil)
+	_ fdtable.Updater   = (*Poller)(nil)
+	_ fdtable.CloseHook = (*Poller)(nil)
+)
+
+// New creates a kqueue instance over kernel k for ctx's thread and installs
+// it as that thread's close hook. Backend.New calls it with System.
+func New(ctx *poller.Context, k Kernel) (*Poller, error) {
+	return newPoller(ctx, k, Name)
+}
+
+func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
+	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
+		return nil, errors.New(name + ": context without a thread")
+	}
+	q, err := k.Kqueue()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, os.NewSyscallError("kqueue", err))
+	}
+	n := ctx.EventsPerPoll()
+	p := &Poller{
+		ctx:     ctx,
+		th:      ctx.Thread,
+		tab:     ctx.Table,
+		tid:     ctx.Thread.ID(),
+		bit:     ctx.Thread.Bit(),
+		name:    name,
+		k:       k,
+		q:       q,
+		pid:     k.Getpid(),
+		changes: make([]Kevent, 0, n),
+		sent:    make([]Kevent, 0, n),
+		events:  make([]Kevent, n),
+		results: make([]Kevent, n),
+	}
+	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+// Flags returns the instance's capabilities, which never change: kqueue
+// reports peer shutdowns (EV_EOF) from the start.
+func (p *Poller) Flags() poller.Flags { return staticFlags }
+
+// FD returns the kqueue descriptor, -1 after Term.
+func (p *Poller) FD() int {
+	if p.closed.Load() {
+		return -1
+	}
+	return p.q.FD()
+}
+
+// KernelUpdates returns the number of fd registrations changed in the
+// kernel (conformance.UpdateCounter): an fd whose read and write filters
+// change together counts once, as they go to the kernel in one call.
+func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
+
+// KernelWaits returns the number of kevent calls that collected events,
+// not counting those a signal interrupted (conformance.WaitCounter).
+func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+
+// RegistrationErrors returns the number of changes the kernel refused;
+// each was delivered to its fd's owner as an error event.
+func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
+
+// UpdateFD computes fd's changes for this thread's kqueue; they are
+// submitted with the next wait. It is called by fdtable.Thread.DrainUpdates.
+func (p *Poller) UpdateFD(fd int) {
+	pr, ps := p.tab.Polled(fd)
+	gen, open := p.tab.OpenGen(fd)
+	ours := open && p.tab.ThreadMask(fd)&p.bit != 0
+	n := len(p.changes)
+	var recv, send bool
+	p.changes, recv, send = Changes(p.changes, fd, gen, p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+	if len(p.changes) == n {
+		return
+	}
+	p.updates.Add(1)
+	// Recorded before the kernel sees it; a refusal clears it again.
+	p.tab.SetPolled(fd, p.tid, recv, send)
+	if len(p.changes) > len(p.events)-2 {
+		// No room to submit them with the wait: every change could
+		// fail and need a result slot.
+		p.apply()
+	}
+}
+
+// KernelWait submits the pending changes and waits for events in one
+// kevent call (poller.Waiter).
+func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	p.sent, p.changes = p.changes, p.sent[:0]
+	n, err := p.q.Kevent(p.sent, p.events, Timeout(timeoutMS))
+	if err != syscall.EINTR {
+		p.waits.Add(1)
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("kevent", err)
+	}
+	return n, nil
+}
+
+// Poll runs one poll cycle: it applies pending updates, submitting them
+// with the wait (not at all when wake is set, until exp otherwise), and
+// dispatches the events. A change the kernel refuses for one fd does not
+// fail the cycle: that fd's owner gets an error event.
+func (p *Poller) Poll(exp poller.Tick, wake bool) error {
+	if p.closed.Load() {
+		return fmt.Errorf("%s: poll: %w", p.name, poller.ErrClosed)
+	}
+	for _, c := range p.closing.Take() {
+		p.changes = Deletes(p.changes, c.FD, true, true)
+		p.updates.Add(1)
+	}
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	}
+	n, err := p.ctx.Wait(p, exp, wake, true)
+	p.deliverFailures()
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	act := &p.ctx.Activity
+	for i := 0; i < n; i++ {
+		ev := &p.events[i]
+		if ev.Flags&EvError != 0 {
+			p.sentResult(ev)
+			continue
+		}
+		if p.waker != nil && p.waker.owns(ev) {
+			p.waker.Drain()
+			continue
+		}
+		fd := int(ev.Ident)
+		switch p.th.Dispatch(fd, uint32(ev.Udata), Translate(ev)) {
+		case fdtable.Dead:
+			act.PollDeadFD.Add(1)
+		case fdtable.Stale:
+			act.PollStaleFD.Add(1)
+		case fdtable.Migrated:
+			// Moved to another thread: delete it here at once rather
+			// than wait for an update that may never come (HAProxy
+			// only counts it).
+			act.PollSkipFD.Add(1)
+			pr, ps := p.tab.Polled(fd)
+			p.changes = Deletes(p.changes, fd, pr&p.bit != 0, ps&p.bit != 0)
+			p.tab.SetPolled(fd, p.tid, false, false)
+			p.updates.Add(1)
+		}
+	}
+	if len(p.changes) > 0 {
+		p.apply()
+	}
+	p.deliverFailures()
+	return nil
+}
+
+// sentResult handles the EV_ERROR result of a change the last wait
+// submitted: the kernel reports only failures there.
+func (p *Poller) sentResult(res *Kevent) {
+	for i := len(p.sent) - 1; i >= 0; i-- {
+		ch := &p.sent[i]
+		if ch.Ident == res.Ident && ch.Filter == res.Filter {
+			p.result(ch, syscall.Errno(res.Data))
+			return
+		}
+	}
+	// A result for a change we did not make: only an error report.
+	p.registrationFailed(int(res.Ident), uint32(res.Udata), 0, os.NewSyscallError("kevent", syscall.Errno(res.Data)))
+}
+
+// apply submits the pending changes alone, every one with EV_RECEIPT:
+// the kernel then reports one result per change and collects no events,
+// so none is consumed here (HAProxy marks the first change only).
+func (p *Poller) apply() {
+	for len(p.changes) > 0 {
+		chunk := p.changes
+		if len(chunk) > len(p.results) {
+			chunk = chunk[:len(p.results)]
+		}
+		for i := range chunk {
+			chunk[i].Flags |= EvReceipt
+		}
+		n, err := p.q.Kevent(chunk, p.results[:len(chunk)], 0)
+		for err == syscall.EINTR {
+			n, err = p.q.Kevent(chunk, p.results[:len(chunk)], 0)
+		}
+		if err != nil {
+			// The call itself failed: every change of the chunk is
+			// reported to its fd.
+			errno := syscall.EINVAL
+			errors.As(err, &errno)
+			for i := range chunk {
+				p.result(&chunk[i], errno)
+			}
+		} else {
+			for i := 0; i < n && i < len(chunk); i++ {
+				p.result(&chunk[i], syscall.Errno(p.results[i].Data))
+			}
+		}
+		p.changes = append(p.changes[:0], p.changes[len(chunk):]...)
+	}
+}
+
+// result applies the outcome of one change to the polled masks and queues
+// what its fd's owner must be told.
+func (p *Poller) result(ch *Kevent, errno syscall.Errno) {
+	o := ChangeResult(ch, errno)
+	fd := int(ch.Ident)
+	if ch.Flags&EvAdd != 0 && !o.Registered {
+		pr, ps := p.tab.Polled(fd)
+		recv, send := pr&p.bit != 0, ps&p.bit != 0
+		if ch.Filter == FilterRead {
+			recv = false
+		} else {
+			send = false
+		}
+		p.tab.SetPolled(fd, p.tid, recv, send)
+	}
+	switch {
+	case o.Failed:
+		p.registrationFailed(fd, uint32(ch.Udata), ch.Filter, os.NewSyscallError("kevent", errno))
+	case o.Events != 0:
+		p.failed = append(p.failed, failure{fd: fd, gen: uint32(ch.Udata), evts: o.Events})
+	}
+}
+
+// registrationFailed is the one place a change refused for one fd goes:
+// the fd's owner gets an error event (queued, delivered by the dispatch
+// phase so that no callback runs while updates are drained).
+func (p *Poller) registrationFailed(fd int, gen uint32, f Filter, err error) {
+	p.regErrors.Add(1)
+	p.failed = append(p.failed, failure{fd: fd, gen: gen, evts: fdtable.ErrRW, err: fmt.Errorf("%s: fd %d filter %d: %w", p.name, fd, f, err)})
+}
+
+func (p *Poller) deliverFailures() {
+	if len(p.failed) == 0 {
+		return
+	}
+	act := &p.ctx.Activity
+	for _, f := range p.failed {
+		switch p.th.Dispatch(f.fd, f.gen, f.evts) {
+		case fdtable.Dead:
+			act.PollDeadFD.Add(1)
+		case fdtable.Stale:
+			act.PollStaleFD.Add(1)
+		}
+	}
+	p.failed = p.failed[:0]
+}
+
+// Clo is the close hook. Closing an fd removes its filters from every
+// kqueue, so a close needs nothing; an fd removed from the table but kept
+// open (keepOpen) keeps them, so their deletion is queued for the next
+// kevent call, which applies it before collecting events. It may run on
+// any goroutine.
+func (p *Poller) Clo(fd int, keepOpen bool) {
+	if keepOpen {
+		p.closing.Push(fd, p.tab.Gen(fd))
+	}
+}
+
+// Fork replaces the kqueue by a new one and re-applies every registration
+// the polled masks record for this thread. A kqueue is not inherited by a
+// child process; in a child the old number is not closed, as it may
+// already name another file (libuv #1583). Called in the process that
+// created the queue, Fork closes it.
+func (p *Poller) Fork() error {
+	if p.closed.Load() {
+		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
+	}
+	q, err := p.k.Kqueue()
+	if err != nil {
+		return fmt.Errorf("%s: fork: %w", p.name, os.NewSyscallError("kqueue", err))
+	}
+	old := p.q
+	pid := p.k.Getpid()
+	if pid == p.pid {
+		old.Close()
+	} else {
+		old.Release()
+	}
+	p.q, p.pid = q, pid
+	p.changes = p.changes[:0]
+	p.closing.Take()
+	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
+	for _, fd := range p.fds {
+		pr, ps := p.tab.Polled(fd)
+		gen := p.tab.Gen(fd)
+		p.changes = change(p.changes, fd, gen, FilterRead, pr&p.bit != 0, false)
+		p.changes = change(p.changes, fd, gen, FilterWrite, ps&p.bit != 0, false)
+		p.updates.Add(1)
+		if len(p.changes) > len(p.results)-2 {
+			p.apply()
+		}
+	}
+	p.apply()
+	if p.waker != nil {
+		if err := p.waker.rearm(); err != nil {
+			return fmt.Errorf("%s: fork: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// Term closes the kqueue (and the waker), removes the close hook and
+// clears this thread's polled bits. It is idempotent.
+func (p *Poller) Term() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.tab.SetCloseHook(p.tid, nil)
+	p.tab.ClearPolledBy(p.tid)
+	p.closing.Close()
+	if p.waker != nil {
+		p.waker.close()
+	}
+	if err := p.q.Close(); err != nil {
+		return fmt.Errorf("%s: term: %w", p.name, os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+// registered implements poller.Introspector for queues that can list
+// their filters (see Lister).
+func (p *Poller) registered(l Lister) ([]poller.Registration, error) {
+	if p.closed.Load() {
+		return nil, fmt.Errorf("%s: registered: %w", p.name, poller.ErrClosed)
+	}
+	byFD := map[int]*poller.Registration{}
+	for _, kn := range l.Knotes() {
+		if kn.Filter != FilterRead && kn.Filter != FilterWrite {
+			continue
+		}
+		fd := int(kn.Ident)
+		if p.waker != nil && p.waker.owns(&kn) {
+			continue
+		}
+		if p.closing.Contains(fd, uint32(kn.Udata)) {
+			continue // deleted by the next kevent call, before any wait
+		}
+		r := byFD[fd]
+		if r == nil {
+			r = &poller.Registration{FD: fd, Gen: uint32(kn.Udata)}
+			byFD[fd] = r
+		}
+		if kn.Filter == FilterRead {
+			r.Recv = true
+		} else {
+			r.Send = true
+		}
+	}
+	regs := make([]poller.Registration, 0, len(byFD))
+	for _, r := range byFD {
+		regs = append(regs, *r)
+	}
+	sort.Slice(regs, func(i, j int) bool { return regs[i].FD < regs[j].FD })
+	return regs, nil
+}
+
+// introspected is a Poller whose queue can list its registrations.
+type introspected struct{ *Poller }
+
+// Registered lists the filters the kernel (here: the queue) holds,
+// grouped by fd.
+func (p introspected) Registered() ([]poller.Registration, error) {
+	return p.Poller.registered(p.q.(Lister))
+}
