@@ -1,0 +1,54 @@
+//go:build solaris || linux
+
+package evports
+
+import (
+	"os"
+	"time"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+)
+
+// Name is the backend's registered name.
+const Name = "evports"
+
+const staticFlags = poller.FlagERRHUP | poller.FlagFork
+
+// NewBackend returns the evports registration record over kernel k, named
+// name. Backend is NewBackend(System, Name) on illumos and Solaris; the
+// tests build one over an emulation of event ports. Instances whose ports
+// implement Lister also implement poller.Introspector.
+func NewBackend(k Kernel, name string) poller.Backend {
+	return poller.Backend{
+		Name:  name,
+		Pref:  300,
+		Flags: staticFlags,
+		Test: func(*fdtable.Table) error {
+			port, err := k.PortCreate()
+			if err != nil {
+				return os.NewSyscallError("port_create", err)
+			}
+			return port.Close()
+		},
+		New: func(ctx *poller.Context) (poller.Poller, error) {
+			p, err := newPoller(ctx, k, name)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := p.cur().(Lister); ok {
+				return introspected{p}, nil
+			}
+			return p, nil
+		},
+	}
+}
+
+// timeout converts a wait in milliseconds (negative: no limit) into
+// port_getn's timeout.
+func timeout(ms int) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}

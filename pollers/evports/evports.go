@@ -1,0 +1,326 @@
+//go:build solaris || linux
+
+package evports
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+)
+
+// Poller is one thread's event-port instance. Poll, Fork, Term and
+// Registered belong to the thread's goroutine; Clo (the close hook),
+// Flags, the counters and the Waker's Wake may be called from any
+// goroutine.
+type Poller struct {
+	ctx  *poller.Context
+	th   *fdtable.Thread
+	tab  *fdtable.Table
+	tid  int
+	bit  uint64
+	name string
+
+	k      Kernel
+	port   atomic.Pointer[portBox]
+	closed atomic.Bool
+
+	updates   atomic.Uint64 // associations changed or removed
+	rearms    atomic.Uint64 // associations restored after an event
+	waits     atomic.Uint64 // port_getn calls
+	regErrors atomic.Uint64 // associations the kernel refused
+
+	events []PortEvent
+	failed []failure
+	fds    []int
+	waker  *Waker
+}
+
+// portBox lets Clo, on another goroutine, read the port Fork replaces.
+type portBox struct{ p Port }
+
+type failure struct {
+	fd  int
+	gen uint32
+}
+
+var (
+	_ poller.Poller     = (*Poller)(nil)
+	_ poller.Waiter     = (*Poller)(nil)
+	_ fdtable.Updater   = (*Poller)(nil)
+	_ fdtable.CloseHook = (*Poller)(nil)
+)
+
+// New creates an event-port instance over kernel k for ctx's thread and
+// installs it as that thread's close hook. Backend.New calls it with
+// System.
+func New(ctx *poller.Context, k Kernel) (*Poller, error) {
+	return newPoller(ctx, k, Name)
+}
+
+func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
+	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
+		return nil, errors.New(name + ": context without a thread")
+	}
+	port, err := k.PortCreate()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, os.NewSyscallError("port_create", err))
+	}
+	p := &Poller{
+		ctx:    ctx,
+		th:     ctx.Thread,
+		tab:    ctx.Table,
+		tid:    ctx.Thread.ID(),
+		bit:    ctx.Thread.Bit(),
+		name:   name,
+		k:      k,
+		events: make([]PortEvent, ctx.EventsPerPoll()),
+	}
+	p.port.Store(&portBox{port})
+	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+		port.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+func (p *Poller) cur() Port { return p.port.Load().p }
+
+// Flags returns the instance's capabilities: ERRHUP and FORK. Event ports
+// report no half-close, so never RDHUP.
+func (p *Poller) Flags() poller.Flags { return staticFlags }
+
+// FD returns the port's descriptor, -1 after Term.
+func (p *Poller) FD() int {
+	if p.closed.Load() {
+		return -1
+	}
+	return p.cur().FD()
+}
+
+// KernelUpdates returns the number of port_associate and port_dissociate
+// calls that changed what the port watches for table fds
+// (conformance.UpdateCounter). Re-associating an fd after its event with
+// the directions it had (the event consumed the one-shot association) is
+// not a change; Rearms counts those calls.
+func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
+
+// Rearms returns the number of associations restored after an event.
+func (p *Poller) Rearms() uint64 { return p.rearms.Load() }
+
+// KernelWaits returns the number of port_getn calls, not counting those a
+// signal interrupted (conformance.WaitCounter).
+func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+
+// RegistrationErrors returns the number of associations the kernel
+// refused; each was delivered to its fd's owner as an error event.
+func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
+
+// UpdateFD applies fd's desired state to this thread's port. It is called
+// by fdtable.Thread.DrainUpdates.
+func (p *Poller) UpdateFD(fd int) {
+	pr, ps := p.tab.Polled(fd)
+	gen, open := p.tab.OpenGen(fd)
+	ours := open && p.tab.ThreadMask(fd)&p.bit != 0
+	op, recv, send := Resync(p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+	switch op {
+	case OpDissociate:
+		p.tab.SetPolled(fd, p.tid, false, false)
+		p.dissociate(fd)
+	case OpAssociate:
+		p.tab.SetPolled(fd, p.tid, recv, send)
+		p.updates.Add(1)
+		p.associate(fd, gen, EventMask(recv, send))
+	}
+}
+
+func (p *Poller) associate(fd int, gen uint32, mask int16) {
+	if err := p.cur().Associate(fd, mask, uint64(gen)); err != nil {
+		p.tab.SetPolled(fd, p.tid, false, false)
+		p.registrationFailed(fd, gen, err)
+	}
+}
+
+func (p *Poller) dissociate(fd int) {
+	p.updates.Add(1)
+	// ENOENT: already consumed by an event or removed by a close.
+	p.cur().Dissociate(fd)
+}
+
+// registrationFailed is the one place an association the kernel refused
+// for one fd goes: the fd's owner gets an error event, delivered by the
+// dispatch phase so that no callback runs while updates are drained.
+func (p *Poller) registrationFailed(fd int, gen uint32, err error) {
+	_ = err // the owner learns the cause from the fd itself (SO_ERROR, a read)
+	p.regErrors.Add(1)
+	p.failed = append(p.failed, failure{fd, gen})
+}
+
+func (p *Poller) deliverFailures() {
+	act := &p.ctx.Activity
+	for len(p.failed) > 0 {
+		f := p.failed[0]
+		p.failed = append(p.failed[:0], p.failed[1:]...)
+		switch p.th.Dispatch(f.fd, f.gen, fdtable.ErrRW) {
+		case fdtable.Dead:
+			act.PollDeadFD.Add(1)
+		case fdtable.Stale:
+			act.PollStaleFD.Add(1)
+		}
+	}
+}
+
+// KernelWait retrieves events (poller.Waiter). ETIME with events is
+// success; ETIME alone is a timeout with none.
+func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	n, err := p.cur().Getn(p.events, timeout(timeoutMS))
+	if err != syscall.EINTR {
+		p.waits.Add(1)
+	}
+	if err == syscall.ETIME {
+		return n, nil
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("port_getn", err)
+	}
+	return n, nil
+}
+
+// Poll runs one poll cycle: it applies pending updates, waits until exp
+// (not at all when wake is set) and dispatches the events, re-arming each
+// fd's one-shot association afterwards as Rearm decides. An association
+// refused for one fd does not fail the cycle: its owner gets an error
+// event.
+func (p *Poller) Poll(exp poller.Tick, wake bool) error {
+	if p.closed.Load() {
+		return fmt.Errorf("%s: poll: %w", p.name, poller.ErrClosed)
+	}
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	}
+	n, err := p.ctx.Wait(p, exp, wake, true)
+	p.deliverFailures()
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	act := &p.ctx.Activity
+	for i := 0; i < n; i++ {
+		ev := &p.events[i]
+		if p.waker != nil && ev.FD == p.waker.r {
+			p.waker.Drain()
+			p.waker.rearmPipe()
+			continue
+		}
+		fd, gen := ev.FD, uint32(ev.User)
+		pre := p.tab.State(fd)
+		switch p.th.Dispatch(fd, gen, Translate(ev.Events)) {
+		case fdtable.Dead:
+			act.PollDeadFD.Add(1)
+			continue
+		case fdtable.Stale:
+			act.PollStaleFD.Add(1)
+			continue
+		case fdtable.Migrated:
+			// One-shot: the retrieval dissociated it; forget it here.
+			act.PollSkipFD.Add(1)
+			p.tab.SetPolled(fd, p.tid, false, false)
+			continue
+		}
+		g, open := p.tab.OpenGen(fd)
+		after := After{
+			Closed:   !open || g != gen,
+			Migrated: p.tab.ThreadMask(fd)&p.bit == 0,
+			State:    p.tab.State(fd),
+		}
+		rearm, recv, send := Rearm(pre, after)
+		if after.Closed {
+			continue // Delete cleared the polled bits
+		}
+		p.tab.SetPolled(fd, p.tid, recv, send)
+		if rearm {
+			p.rearms.Add(1)
+			p.associate(fd, gen, EventMask(recv, send))
+		}
+	}
+	p.deliverFailures()
+	return nil
+}
+
+// Clo is the close hook. Closing an fd dissociates it from every port, so
+// a close needs nothing; an fd removed from the table but kept open
+// (keepOpen) is dissociated here. It may run on any goroutine.
+func (p *Poller) Clo(fd int, keepOpen bool) {
+	if keepOpen && !p.closed.Load() {
+		p.updates.Add(1)
+		p.cur().Dissociate(fd)
+	}
+}
+
+// Fork closes the port and creates a new one (HAProxy's _do_fork), then
+// re-associates every fd the polled masks record for this thread.
+func (p *Poller) Fork() error {
+	if p.closed.Load() {
+		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
+	}
+	port, err := p.k.PortCreate()
+	if err != nil {
+		return fmt.Errorf("%s: fork: %w", p.name, os.NewSyscallError("port_create", err))
+	}
+	old := p.port.Swap(&portBox{port})
+	old.p.Close()
+	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
+	for _, fd := range p.fds {
+		pr, ps := p.tab.Polled(fd)
+		p.updates.Add(1)
+		p.associate(fd, p.tab.Gen(fd), EventMask(pr&p.bit != 0, ps&p.bit != 0))
+	}
+	if p.waker != nil {
+		if err := p.waker.rearm(); err != nil {
+			return fmt.Errorf("%s: fork: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// Term closes the port (and the waker), removes the close hook and clears
+// this thread's polled bits. It is idempotent.
+func (p *Poller) Term() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.tab.SetCloseHook(p.tid, nil)
+	p.tab.ClearPolledBy(p.tid)
+	if p.waker != nil {
+		p.waker.close()
+	}
+	if err := p.cur().Close(); err != nil {
+		return fmt.Errorf("%s: term: %w", p.name, os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+// introspected is a Poller whose port can list its associations.
+type introspected struct{ *Poller }
+
+// Registered lists the port's associations, by fd.
+func (p introspected) Registered() ([]poller.Registration, error) {
+	if p.closed.Load() {
+		return nil, fmt.Errorf("%s: registered: %w", p.name, poller.ErrClosed)
+	}
+	var regs []poller.Registration
+	for _, a := range p.cur().(Lister).Associations() {
+		if p.waker != nil && a.FD == p.waker.r {
+			continue
+		}
+		regs = append(regs, poller.Registration{
+			FD: a.FD, Recv: a.Events&PollIn != 0, Send: a.Events&PollOut != 0, Gen: uint32(a.User),
+		})
+	}
+	sort.Slice(regs, func(i, j int) bool { return regs[i].FD < regs[j].FD })
+	return regs, nil
+}
