@@ -1,0 +1,7 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly
+
+package pollers
+
+import (
+	_ "github.com/evpoll/evpoll/pollers/kqueue" // registers "kqueue"
+)

@@ -1,0 +1,5 @@
+package pollers
+
+import (
+	_ "github.com/evpoll/evpoll/pollers/evports" // registers "evports"
+)
