@@ -36,18 +36,11 @@ type Poller struct {
 	regErrors atomic.Uint64 // associations the kernel refused
 
 	events []PortEvent
-	failed []failure
-	fds    []int
 	waker  *Waker
 }
 
 // portBox lets Clo, on another goroutine, read the port Fork replaces.
 type portBox struct{ p Port }
-
-type failure struct {
-	fd  int
-	gen uint32
-}
 
 var (
 	_ poller.Poller     = (*Poller)(nil)
@@ -82,7 +75,7 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 		events: make([]PortEvent, ctx.EventsPerPoll()),
 	}
 	p.port.Store(&portBox{port})
-	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+	if err := p.th.Attach(p); err != nil {
 		port.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -122,57 +115,37 @@ func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
 
 // UpdateFD applies fd's desired state to this thread's port. It is called
-// by fdtable.Thread.DrainUpdates.
-func (p *Poller) UpdateFD(fd int) {
-	pr, ps := p.tab.Polled(fd)
-	gen, open := p.tab.OpenGen(fd)
-	ours := open && p.tab.ThreadMask(fd)&p.bit != 0
-	op, recv, send := Resync(p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+// by fdtable.Thread.DrainUpdates with the fd locked.
+func (p *Poller) UpdateFD(u fdtable.Update) {
+	op, recv, send := Resync(u.State, u.Ours, u.PolledRecv, u.PolledSend)
 	switch op {
 	case OpDissociate:
-		p.tab.SetPolled(fd, p.tid, false, false)
-		p.dissociate(fd)
-	case OpAssociate:
-		p.tab.SetPolled(fd, p.tid, recv, send)
+		p.tab.SetPolled(u.FD, p.tid, false, false)
 		p.updates.Add(1)
-		p.associate(fd, gen, EventMask(recv, send))
+		// ENOENT: already consumed by an event or removed by a close.
+		p.cur().Dissociate(u.FD)
+	case OpAssociate:
+		p.updates.Add(1)
+		p.associate(u.FD, u.Gen, recv, send)
 	}
 }
 
-func (p *Poller) associate(fd int, gen uint32, mask int16) {
-	if err := p.cur().Associate(fd, mask, uint64(gen)); err != nil {
-		p.tab.SetPolled(fd, p.tid, false, false)
+// associate associates fd and records it in the polled masks.
+func (p *Poller) associate(fd int, gen uint32, recv, send bool) {
+	if err := p.cur().Associate(fd, EventMask(recv, send), uint64(gen)); err != nil {
 		p.registrationFailed(fd, gen, err)
+		return
 	}
-}
-
-func (p *Poller) dissociate(fd int) {
-	p.updates.Add(1)
-	// ENOENT: already consumed by an event or removed by a close.
-	p.cur().Dissociate(fd)
+	p.tab.SetPolled(fd, p.tid, recv, send)
 }
 
 // registrationFailed is the one place an association the kernel refused
-// for one fd goes: the fd's owner gets an error event, delivered by the
-// dispatch phase so that no callback runs while updates are drained.
+// for one fd goes: the fd is recorded as watched in no direction and its
+// owner gets an error event through the context.
 func (p *Poller) registrationFailed(fd int, gen uint32, err error) {
-	_ = err // the owner learns the cause from the fd itself (SO_ERROR, a read)
 	p.regErrors.Add(1)
-	p.failed = append(p.failed, failure{fd, gen})
-}
-
-func (p *Poller) deliverFailures() {
-	act := &p.ctx.Activity
-	for len(p.failed) > 0 {
-		f := p.failed[0]
-		p.failed = append(p.failed[:0], p.failed[1:]...)
-		switch p.th.Dispatch(f.fd, f.gen, fdtable.ErrRW) {
-		case fdtable.Dead:
-			act.PollDeadFD.Add(1)
-		case fdtable.Stale:
-			act.PollStaleFD.Add(1)
-		}
-	}
+	p.tab.SetPolled(fd, p.tid, false, false)
+	p.ctx.FailFD(fd, gen, fmt.Errorf("%s: associate fd %d: %w", p.name, fd, os.NewSyscallError("port_associate", err)))
 }
 
 // KernelWait retrieves events (poller.Waiter). ETIME with events is
@@ -204,7 +177,6 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		p.ctx.Activity.PollDropFD.Add(uint32(d))
 	}
 	n, err := p.ctx.Wait(p, exp, wake, true)
-	p.deliverFailures()
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
@@ -241,13 +213,13 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		if after.Closed {
 			continue // Delete cleared the polled bits
 		}
-		p.tab.SetPolled(fd, p.tid, recv, send)
 		if rearm {
 			p.rearms.Add(1)
-			p.associate(fd, gen, EventMask(recv, send))
+			p.associate(fd, gen, recv, send)
+		} else {
+			p.tab.SetPolled(fd, p.tid, false, false)
 		}
 	}
-	p.deliverFailures()
 	return nil
 }
 
@@ -261,8 +233,8 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 	}
 }
 
-// Fork closes the port and creates a new one (HAProxy's _do_fork), then
-// re-associates every fd the polled masks record for this thread.
+// Fork closes the port and creates a new one (HAProxy's _do_fork); every
+// fd the thread wants is associated with it at the next Poll.
 func (p *Poller) Fork() error {
 	if p.closed.Load() {
 		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
@@ -273,11 +245,8 @@ func (p *Poller) Fork() error {
 	}
 	old := p.port.Swap(&portBox{port})
 	old.p.Close()
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	for _, fd := range p.fds {
-		pr, ps := p.tab.Polled(fd)
-		p.updates.Add(1)
-		p.associate(fd, p.tab.Gen(fd), EventMask(pr&p.bit != 0, ps&p.bit != 0))
+	if err := p.th.Attach(p); err != nil {
+		return fmt.Errorf("%s: fork: %w", p.name, err)
 	}
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
@@ -293,8 +262,7 @@ func (p *Poller) Term() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.tab.SetCloseHook(p.tid, nil)
-	p.tab.ClearPolledBy(p.tid)
+	p.th.Detach(p)
 	if p.waker != nil {
 		p.waker.close()
 	}

@@ -39,8 +39,7 @@ type Poller struct {
 	sent    []Kevent // the changes the last wait submitted
 	events  []Kevent // results of a wait
 	results []Kevent // results of changes applied alone
-	failed  []failure
-	fds     []int
+	pending []event // announced by change results, delivered after the wait
 
 	// closing holds fds removed from the table but kept open (Remove):
 	// their filters are deleted by the next kevent call.
@@ -48,12 +47,11 @@ type Poller struct {
 	waker   *Waker
 }
 
-// failure is a refused change waiting to be delivered to its fd's owner.
-type failure struct {
+// event is an event for an fd that a change result announced.
+type event struct {
 	fd   int
 	gen  uint32
 	evts fdtable.State
-	err  error
 }
 
 var (
@@ -93,7 +91,7 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 		events:  make([]Kevent, n),
 		results: make([]Kevent, n),
 	}
-	if err := p.tab.SetCloseHook(p.tid, p); err != nil {
+	if err := p.th.Attach(p); err != nil {
 		q.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -126,20 +124,18 @@ func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
 
 // UpdateFD computes fd's changes for this thread's kqueue; they are
-// submitted with the next wait. It is called by fdtable.Thread.DrainUpdates.
-func (p *Poller) UpdateFD(fd int) {
-	pr, ps := p.tab.Polled(fd)
-	gen, open := p.tab.OpenGen(fd)
-	ours := open && p.tab.ThreadMask(fd)&p.bit != 0
+// submitted with the next wait. It is called by fdtable.Thread.DrainUpdates
+// with the fd locked.
+func (p *Poller) UpdateFD(u fdtable.Update) {
 	n := len(p.changes)
 	var recv, send bool
-	p.changes, recv, send = Changes(p.changes, fd, gen, p.tab.State(fd), ours, pr&p.bit != 0, ps&p.bit != 0)
+	p.changes, recv, send = Changes(p.changes, u.FD, u.Gen, u.State, u.Ours, u.PolledRecv, u.PolledSend)
 	if len(p.changes) == n {
 		return
 	}
 	p.updates.Add(1)
 	// Recorded before the kernel sees it; a refusal clears it again.
-	p.tab.SetPolled(fd, p.tid, recv, send)
+	p.tab.SetPolled(u.FD, p.tid, recv, send)
 	if len(p.changes) > len(p.events)-2 {
 		// No room to submit them with the wait: every change could
 		// fail and need a result slot.
@@ -150,6 +146,9 @@ func (p *Poller) UpdateFD(fd int) {
 // KernelWait submits the pending changes and waits for events in one
 // kevent call (poller.Waiter).
 func (p *Poller) KernelWait(timeoutMS int) (int, error) {
+	// Removals since the drain: their fds' changes are already listed,
+	// so the deletions go after them.
+	p.takeClosing()
 	p.sent, p.changes = p.changes, p.sent[:0]
 	n, err := p.q.Kevent(p.sent, p.events, Timeout(timeoutMS))
 	if err != syscall.EINTR {
@@ -169,15 +168,12 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if p.closed.Load() {
 		return fmt.Errorf("%s: poll: %w", p.name, poller.ErrClosed)
 	}
-	for _, c := range p.closing.Take() {
-		p.changes = Deletes(p.changes, c.FD, true, true)
-		p.updates.Add(1)
-	}
+	p.takeClosing()
 	if d := p.th.DrainUpdates(p, true); d > 0 {
 		p.ctx.Activity.PollDropFD.Add(uint32(d))
 	}
 	n, err := p.ctx.Wait(p, exp, wake, true)
-	p.deliverFailures()
+	p.deliverPending()
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
@@ -212,8 +208,17 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if len(p.changes) > 0 {
 		p.apply()
 	}
-	p.deliverFailures()
+	p.deliverPending()
 	return nil
+}
+
+// takeClosing lists the deletions of fds removed from the table but kept
+// open (see Clo).
+func (p *Poller) takeClosing() {
+	for _, c := range p.closing.Take() {
+		p.changes = Deletes(p.changes, c.FD, true, true)
+		p.updates.Add(1)
+	}
 }
 
 // sentResult handles the EV_ERROR result of a change the last wait
@@ -226,8 +231,8 @@ func (p *Poller) sentResult(res *Kevent) {
 			return
 		}
 	}
-	// A result for a change we did not make: only an error report.
-	p.registrationFailed(int(res.Ident), uint32(res.Udata), 0, os.NewSyscallError("kevent", syscall.Errno(res.Data)))
+	// A result for no change of ours: nothing to undo.
+	p.regErrors.Add(1)
 }
 
 // apply submits the pending changes alone, every one with EV_RECEIPT:
@@ -263,51 +268,55 @@ func (p *Poller) apply() {
 	}
 }
 
-// result applies the outcome of one change to the polled masks and queues
-// what its fd's owner must be told.
+// result applies the outcome of one change to the polled masks, and
+// queues what its fd's owner must be told.
 func (p *Poller) result(ch *Kevent, errno syscall.Errno) {
 	o := ChangeResult(ch, errno)
 	fd := int(ch.Ident)
-	if ch.Flags&EvAdd != 0 && !o.Registered {
-		pr, ps := p.tab.Polled(fd)
-		recv, send := pr&p.bit != 0, ps&p.bit != 0
-		if ch.Filter == FilterRead {
-			recv = false
-		} else {
-			send = false
-		}
-		p.tab.SetPolled(fd, p.tid, recv, send)
-	}
 	switch {
 	case o.Failed:
-		p.registrationFailed(fd, uint32(ch.Udata), ch.Filter, os.NewSyscallError("kevent", errno))
+		p.registrationFailed(ch, errno)
 	case o.Events != 0:
-		p.failed = append(p.failed, failure{fd: fd, gen: uint32(ch.Udata), evts: o.Events})
+		p.pending = append(p.pending, event{fd: fd, gen: uint32(ch.Udata), evts: o.Events})
 	}
 }
 
-// registrationFailed is the one place a change refused for one fd goes:
-// the fd's owner gets an error event (queued, delivered by the dispatch
-// phase so that no callback runs while updates are drained).
-func (p *Poller) registrationFailed(fd int, gen uint32, f Filter, err error) {
+// registrationFailed is the one place a change refused for one fd goes.
+// A refused deletion leaves nothing to undo. A refused addition leaves the
+// fd watched in no direction (the other filter, if any, is deleted too),
+// and the fd's owner gets an error event through the context.
+func (p *Poller) registrationFailed(ch *Kevent, errno syscall.Errno) {
 	p.regErrors.Add(1)
-	p.failed = append(p.failed, failure{fd: fd, gen: gen, evts: fdtable.ErrRW, err: fmt.Errorf("%s: fd %d filter %d: %w", p.name, fd, f, err)})
+	if ch.Flags&EvAdd == 0 {
+		return
+	}
+	fd := int(ch.Ident)
+	pr, ps := p.tab.Polled(fd)
+	other := ch.Filter == FilterRead && ps&p.bit != 0 || ch.Filter == FilterWrite && pr&p.bit != 0
+	if other {
+		p.changes = Deletes(p.changes, fd, ch.Filter == FilterWrite, ch.Filter == FilterRead)
+	}
+	p.tab.SetPolled(fd, p.tid, false, false)
+	p.ctx.FailFD(fd, uint32(ch.Udata), fmt.Errorf("%s: add fd %d filter %d: %w", p.name, fd, ch.Filter, os.NewSyscallError("kevent", errno)))
 }
 
-func (p *Poller) deliverFailures() {
-	if len(p.failed) == 0 {
+// deliverPending delivers the events that change results announced
+// (EPIPE on macOS).
+func (p *Poller) deliverPending() {
+	if len(p.pending) == 0 {
 		return
 	}
 	act := &p.ctx.Activity
-	for _, f := range p.failed {
-		switch p.th.Dispatch(f.fd, f.gen, f.evts) {
+	for i := 0; i < len(p.pending); i++ {
+		e := p.pending[i]
+		switch p.th.Dispatch(e.fd, e.gen, e.evts) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 		case fdtable.Stale:
 			act.PollStaleFD.Add(1)
 		}
 	}
-	p.failed = p.failed[:0]
+	p.pending = p.pending[:0]
 }
 
 // Clo is the close hook. Closing an fd removes its filters from every
@@ -321,11 +330,11 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 	}
 }
 
-// Fork replaces the kqueue by a new one and re-applies every registration
-// the polled masks record for this thread. A kqueue is not inherited by a
-// child process; in a child the old number is not closed, as it may
-// already name another file (libuv #1583). Called in the process that
-// created the queue, Fork closes it.
+// Fork replaces the kqueue by a new one; every fd the thread wants is
+// registered on it at the next Poll. A kqueue is not inherited by a child
+// process: in a child the old number is not closed, as it may already name
+// another file (libuv #1583). Called in the process that created the
+// queue, Fork closes it.
 func (p *Poller) Fork() error {
 	if p.closed.Load() {
 		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
@@ -343,19 +352,11 @@ func (p *Poller) Fork() error {
 	}
 	p.q, p.pid = q, pid
 	p.changes = p.changes[:0]
+	p.pending = p.pending[:0]
 	p.closing.Take()
-	p.fds = p.tab.AppendPolledBy(p.fds[:0], p.tid)
-	for _, fd := range p.fds {
-		pr, ps := p.tab.Polled(fd)
-		gen := p.tab.Gen(fd)
-		p.changes = change(p.changes, fd, gen, FilterRead, pr&p.bit != 0, false)
-		p.changes = change(p.changes, fd, gen, FilterWrite, ps&p.bit != 0, false)
-		p.updates.Add(1)
-		if len(p.changes) > len(p.results)-2 {
-			p.apply()
-		}
+	if err := p.th.Attach(p); err != nil {
+		return fmt.Errorf("%s: fork: %w", p.name, err)
 	}
-	p.apply()
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
 			return fmt.Errorf("%s: fork: %w", p.name, err)
@@ -370,8 +371,7 @@ func (p *Poller) Term() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.tab.SetCloseHook(p.tid, nil)
-	p.tab.ClearPolledBy(p.tid)
+	p.th.Detach(p)
 	p.closing.Close()
 	if p.waker != nil {
 		p.waker.close()
