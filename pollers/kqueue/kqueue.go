@@ -39,7 +39,7 @@ type Poller struct {
 	sent    []Kevent // the changes the last wait submitted
 	events  []Kevent // results of a wait
 	results []Kevent // results of changes applied alone
-	pending []event // announced by change results, delivered after the wait
+	pending []event  // announced by change results, delivered after the wait
 
 	// closing holds fds removed from the table but kept open (Remove):
 	// their filters are deleted by the next kevent call.
