@@ -87,6 +87,10 @@ type Queue struct {
 	bySer  map[uint64]int // file serial → fd
 	serial uint64
 	epev   []unix.EpollEvent
+	// Freed knotes and files, reused so that a warm queue allocates
+	// nothing (the backend's allocation tests run over it).
+	freeK []*knote
+	freeF []*file
 	// Rebuilds counts how often the epoll set was rebuilt to drop
 	// registrations of closed fds whose files live on elsewhere.
 	rebuilds atomic.Uint64
@@ -232,7 +236,7 @@ func (q *Queue) collectUser(events []kqueue.Kevent) int {
 			kn.triggered = false
 		}
 		if kn.Flags&kqueue.EvOneshot != 0 {
-			delete(q.knotes, k)
+			q.delKnote(k)
 		}
 	}
 	return n
@@ -280,7 +284,7 @@ func (q *Queue) fired(kn *knote) {
 		return
 	}
 	fd := int(kn.Ident)
-	delete(q.knotes, key{kn.Ident, kn.Filter})
+	q.delKnote(key{kn.Ident, kn.Filter})
 	q.sync(fd)
 }
 
@@ -299,11 +303,11 @@ func (q *Queue) apply(ch *kqueue.Kevent) unix.Errno {
 			if kn == nil {
 				return unix.ENOENT
 			}
-			delete(q.knotes, k)
+			q.delKnote(k)
 			return 0
 		case ch.Flags&kqueue.EvAdd != 0:
 			if kn == nil {
-				kn = &knote{}
+				kn = q.newKnote()
 				q.knotes[k] = kn
 			}
 			kn.Kevent = *ch
@@ -342,10 +346,10 @@ func (q *Queue) apply(ch *kqueue.Kevent) unix.Errno {
 		if kn == nil {
 			return unix.ENOENT
 		}
-		delete(q.knotes, k)
+		q.delKnote(k)
 	case ch.Flags&kqueue.EvAdd != 0:
 		if kn == nil {
-			kn = &knote{}
+			kn = q.newKnote()
 			q.knotes[k] = kn
 		}
 		kn.Kevent = *ch
@@ -353,7 +357,9 @@ func (q *Queue) apply(ch *kqueue.Kevent) unix.Errno {
 		kn.Data = 0
 		if q.files[fd] == nil {
 			q.serial++
-			q.files[fd] = &file{serial: q.serial, dev: st.Dev, ino: st.Ino}
+			f := q.newFile()
+			*f = file{serial: q.serial, dev: st.Dev, ino: st.Ino}
+			q.files[fd] = f
 			q.bySer[q.serial] = fd
 		}
 	default:
@@ -362,7 +368,7 @@ func (q *Queue) apply(ch *kqueue.Kevent) unix.Errno {
 		}
 	}
 	if err := q.sync(fd); err != 0 {
-		delete(q.knotes, k)
+		q.delKnote(k)
 		q.sync(fd)
 		return err
 	}
@@ -430,7 +436,34 @@ func (q *Queue) forget(fd int) {
 	if f := q.files[fd]; f != nil {
 		delete(q.bySer, f.serial)
 		delete(q.files, fd)
+		q.freeF = append(q.freeF, f)
 	}
+}
+
+func (q *Queue) newKnote() *knote {
+	if n := len(q.freeK); n > 0 {
+		kn := q.freeK[n-1]
+		q.freeK = q.freeK[:n-1]
+		*kn = knote{}
+		return kn
+	}
+	return &knote{}
+}
+
+func (q *Queue) delKnote(k key) {
+	if kn := q.knotes[k]; kn != nil {
+		delete(q.knotes, k)
+		q.freeK = append(q.freeK, kn)
+	}
+}
+
+func (q *Queue) newFile() *file {
+	if n := len(q.freeF); n > 0 {
+		f := q.freeF[n-1]
+		q.freeF = q.freeF[:n-1]
+		return f
+	}
+	return &file{}
 }
 
 // same reports whether fd still names the file its knotes were made for.

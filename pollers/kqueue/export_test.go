@@ -1,0 +1,14 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly || linux
+
+package kqueue
+
+// SetWakerVariant makes p's waker use EVFILT_USER (user) or a pipe,
+// whatever the OS default, so that both run over the emulation.
+func SetWakerVariant(p *Poller, user bool) (*Waker, error) {
+	w, err := newWaker(p, user)
+	if err != nil {
+		return nil, err
+	}
+	p.waker = w
+	return w, nil
+}
