@@ -86,14 +86,17 @@ func (w *Waker) Wake() error {
 // Drain consumes a wake-up: the pipe is read until empty. The poller
 // calls it when the wake event arrives.
 func (w *Waker) Drain() {
-	w.pending.Store(false)
 	var buf [64]byte
 	for {
 		n, err := unix.Read(w.r, buf[:])
 		if n <= 0 || err != nil {
-			return
+			break
 		}
 	}
+	// Cleared after reading: a Wake between the two is skipped, which
+	// is fine as the poller is returning anyway; cleared first, a Wake
+	// whose byte the read then consumed would leave it set for good.
+	w.pending.Store(false)
 }
 
 func (w *Waker) closePipe() {

@@ -110,17 +110,19 @@ func (w *Waker) Wake() error {
 // arrives; EVFILT_USER needs nothing (EV_CLEAR resets it), the pipe is
 // read until empty.
 func (w *Waker) Drain() {
-	w.pending.Store(false)
-	if w.user {
-		return
-	}
-	var buf [64]byte
-	for {
-		n, err := unix.Read(w.r, buf[:])
-		if n <= 0 || err != nil {
-			return
+	if !w.user {
+		var buf [64]byte
+		for {
+			n, err := unix.Read(w.r, buf[:])
+			if n <= 0 || err != nil {
+				break
+			}
 		}
 	}
+	// Cleared after reading: a Wake between the two is skipped, which
+	// is fine as the poller is returning anyway; cleared first, a Wake
+	// whose byte the read then consumed would leave it set for good.
+	w.pending.Store(false)
 }
 
 // owns reports whether ev is the waker's event.
