@@ -13,7 +13,7 @@ import (
 // Name is the backend's registered name.
 const Name = "evports"
 
-const staticFlags = poller.FlagERRHUP | poller.FlagFork
+const staticFlags = poller.FlagERRHUP | poller.FlagFork | poller.FlagBusyPoll
 
 // NewBackend returns the evports registration record over kernel k, named
 // name. Backend is NewBackend(System, Name) on illumos and Solaris; the

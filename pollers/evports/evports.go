@@ -84,8 +84,8 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 
 func (p *Poller) cur() Port { return p.port.Load().p }
 
-// Flags returns the instance's capabilities: ERRHUP and FORK. Event ports
-// report no half-close, so never RDHUP.
+// Flags returns the instance's capabilities: ERRHUP, FORK and BUSYPOLL.
+// Event ports report no half-close, so never RDHUP.
 func (p *Poller) Flags() poller.Flags { return staticFlags }
 
 // FD returns the port's descriptor, -1 after Term.

@@ -12,7 +12,7 @@ import (
 // Name is the backend's registered name.
 const Name = "kqueue"
 
-const staticFlags = poller.FlagRDHUP | poller.FlagERRHUP | poller.FlagFork
+const staticFlags = poller.FlagRDHUP | poller.FlagERRHUP | poller.FlagFork | poller.FlagBusyPoll
 
 // NewBackend returns the kqueue registration record over kernel k, named
 // name. Backend is NewBackend(System, Name) on the systems that have

@@ -98,8 +98,9 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 	return p, nil
 }
 
-// Flags returns the instance's capabilities, which never change: kqueue
-// reports peer shutdowns (EV_EOF) from the start.
+// Flags returns the instance's capabilities (RDHUP, ERRHUP, FORK and
+// BUSYPOLL), which never change: kqueue reports peer shutdowns (EV_EOF)
+// from the start.
 func (p *Poller) Flags() poller.Flags { return staticFlags }
 
 // FD returns the kqueue descriptor, -1 after Term.
