@@ -3,6 +3,7 @@
 package kqueue
 
 import (
+	"math"
 	"syscall"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestTimeout(t *testing.T) {
 		{1, time.Millisecond},
 		{1000, time.Second},
 		{int(MaxTimeout / time.Millisecond), MaxTimeout},
-		{1 << 62, MaxTimeout},
+		{math.MaxInt, MaxTimeout},
 	} {
 		assert.Equal(t, tc.want, Timeout(tc.ms), "Timeout(%d)", tc.ms)
 	}
