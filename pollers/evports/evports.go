@@ -183,7 +183,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	act := &p.ctx.Activity
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
-		if p.waker != nil && ev.FD == p.waker.r {
+		if p.waker != nil && ev.FD == p.waker.pipe.R() {
 			p.waker.Drain()
 			p.waker.rearmPipe()
 			continue
@@ -282,7 +282,7 @@ func (p introspected) Registered() ([]poller.Registration, error) {
 	}
 	var regs []poller.Registration
 	for _, a := range p.cur().(Lister).Associations() {
-		if p.waker != nil && a.FD == p.waker.r {
+		if p.waker != nil && a.FD == p.waker.pipe.R() {
 			continue
 		}
 		regs = append(regs, poller.Registration{

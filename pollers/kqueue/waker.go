@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 
+	"github.com/evpoll/evpoll/internal/wakepipe"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,12 +19,13 @@ const wakeIdent = 0x65767077 // "evpw"
 // FreeBSD, DragonFly) it triggers a user event registered with EV_CLEAR,
 // so one trigger is reported once; on NetBSD and OpenBSD it writes to a
 // pipe whose read end the kqueue watches. The poller drains it when the
-// event arrives; no fd table entry is involved.
+// event arrives; no fd table entry is involved. Wakes before the poller
+// has drained the previous one cost nothing.
 type Waker struct {
 	p       *Poller
 	user    bool
-	r, w    int         // the pipe, without EVFILT_USER
-	pending atomic.Bool // woken and not yet drained: later wakes are free
+	pipe    wakepipe.Pipe // without EVFILT_USER
+	pending atomic.Bool   // EVFILT_USER: triggered and not yet drained
 	closed  atomic.Bool
 }
 
@@ -41,7 +43,7 @@ func (p *Poller) Waker() (*Waker, error) {
 }
 
 func newWaker(p *Poller, user bool) (*Waker, error) {
-	w := &Waker{p: p, user: user, r: -1, w: -1}
+	w := &Waker{p: p, user: user, pipe: wakepipe.Closed()}
 	if err := w.arm(); err != nil {
 		return nil, err
 	}
@@ -54,16 +56,10 @@ func (w *Waker) arm() error {
 	if w.user {
 		ch[0] = Kevent{Ident: wakeIdent, Filter: FilterUser, Flags: EvAdd | EvClear | EvReceipt}
 	} else {
-		var fds [2]int
-		if err := unix.Pipe(fds[:]); err != nil {
-			return fmt.Errorf("%s: waker: %w", w.p.name, os.NewSyscallError("pipe", err))
+		if err := w.pipe.Open(); err != nil {
+			return fmt.Errorf("%s: waker: %w", w.p.name, err)
 		}
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-			unix.SetNonblock(fd, true)
-		}
-		w.r, w.w = fds[0], fds[1]
-		ch[0] = Kevent{Ident: uint64(w.r), Filter: FilterRead, Flags: EvAdd | EvReceipt}
+		ch[0] = Kevent{Ident: uint64(w.pipe.R()), Filter: FilterRead, Flags: EvAdd | EvReceipt}
 	}
 	var res [1]Kevent
 	_, err := w.p.q.Kevent(ch[:], res[:], 0)
@@ -71,7 +67,7 @@ func (w *Waker) arm() error {
 		err = unix.Errno(res[0].Data)
 	}
 	if err != nil {
-		w.closePipe()
+		w.pipe.Close()
 		return fmt.Errorf("%s: waker: %w", w.p.name, os.NewSyscallError("kevent", err))
 	}
 	return nil
@@ -80,49 +76,42 @@ func (w *Waker) arm() error {
 // rearm re-creates the waker in a new queue after Fork. The pipe is
 // inherited by the child and shared with the parent, so it is replaced.
 func (w *Waker) rearm() error {
-	w.closePipe()
+	w.pipe.Close()
 	w.pending.Store(false)
 	return w.arm()
 }
 
 // Wake interrupts the poller's wait, or makes its next one return at once.
-// It may be called from any goroutine; wakes before the poller has drained
-// the previous one cost nothing.
+// It may be called from any goroutine.
 func (w *Waker) Wake() error {
-	if w.closed.Load() || w.pending.Swap(true) {
+	if w.closed.Load() {
 		return nil
 	}
-	if w.user {
-		if err := w.p.q.Trigger(wakeIdent); err != nil {
-			w.pending.Store(false)
-			return fmt.Errorf("%s: wake: %w", w.p.name, os.NewSyscallError("kevent", err))
+	if !w.user {
+		if err := w.pipe.Wake(); err != nil {
+			return fmt.Errorf("%s: wake: %w", w.p.name, err)
 		}
 		return nil
 	}
-	if _, err := unix.Write(w.w, []byte{1}); err != nil && err != unix.EAGAIN {
+	if w.pending.Swap(true) {
+		return nil
+	}
+	if err := w.p.q.Trigger(wakeIdent); err != nil {
 		w.pending.Store(false)
-		return fmt.Errorf("%s: wake: %w", w.p.name, os.NewSyscallError("write", err))
+		return fmt.Errorf("%s: wake: %w", w.p.name, os.NewSyscallError("kevent", err))
 	}
 	return nil
 }
 
 // Drain consumes a wake-up. The poller calls it when the wake event
-// arrives; EVFILT_USER needs nothing (EV_CLEAR resets it), the pipe is
-// read until empty.
+// arrives; EVFILT_USER needs nothing more (EV_CLEAR resets it), the pipe
+// is read until empty.
 func (w *Waker) Drain() {
-	if !w.user {
-		var buf [64]byte
-		for {
-			n, err := unix.Read(w.r, buf[:])
-			if n <= 0 || err != nil {
-				break
-			}
-		}
+	if w.user {
+		w.pending.Store(false)
+		return
 	}
-	// Cleared after reading: a Wake between the two is skipped, which
-	// is fine as the poller is returning anyway; cleared first, a Wake
-	// whose byte the read then consumed would leave it set for good.
-	w.pending.Store(false)
+	w.pipe.Drain()
 }
 
 // owns reports whether ev is the waker's event.
@@ -130,18 +119,11 @@ func (w *Waker) owns(ev *Kevent) bool {
 	if w.user {
 		return ev.Filter == FilterUser && ev.Ident == wakeIdent
 	}
-	return ev.Filter == FilterRead && w.r >= 0 && ev.Ident == uint64(w.r)
-}
-
-func (w *Waker) closePipe() {
-	if w.r >= 0 {
-		unix.Close(w.r)
-		unix.Close(w.w)
-		w.r, w.w = -1, -1
-	}
+	r := w.pipe.R()
+	return ev.Filter == FilterRead && r >= 0 && ev.Ident == uint64(r)
 }
 
 func (w *Waker) close() {
 	w.closed.Store(true)
-	w.closePipe()
+	w.pipe.Close()
 }
