@@ -53,9 +53,16 @@ func epollEvent(mask uint32, serial uint64) unix.EpollEvent {
 	return unix.EpollEvent{Events: mask, Fd: int32(uint32(serial)), Pad: int32(uint32(serial >> 32))}
 }
 
+// epollAdd registers fd. EEXIST means a registration of the same file
+// under this number outlived an earlier close of the fd (epoll registers
+// files): it is taken over with the new serial.
 func (q *Queue) epollAdd(fd int, mask uint32, serial uint64) error {
 	ev := epollEvent(mask, serial)
-	return unix.EpollCtl(q.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	err := unix.EpollCtl(q.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if err == unix.EEXIST {
+		err = unix.EpollCtl(q.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	}
+	return err
 }
 
 func (q *Queue) bySerial(serial uint64) (int, *file) {

@@ -1,11 +1,12 @@
 //go:build unix
 
-// Package pollable tells the user-space backends (poll, select) whether
-// an fd is of a kind epoll refuses to watch, so that every backend reports
-// the same per-fd error for it. poll(2) and select(2) accept regular files
-// and directories and report them always ready; epoll_ctl fails with
-// EPERM. evpoll's contract is one behaviour on every backend, so poll and
-// select refuse them too, with the same errno.
+// Package pollable tells the backends other than epoll (poll, select,
+// kqueue, evports) whether an fd is of a kind epoll refuses to watch, so
+// that every backend reports the same per-fd error for it. poll(2),
+// select(2), kqueue and event ports accept regular files and directories
+// and report them always ready; epoll_ctl fails with EPERM. evpoll's
+// contract is one behaviour on every backend, so the others refuse them
+// too, with the same errno.
 package pollable
 
 import (

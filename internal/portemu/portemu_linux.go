@@ -116,7 +116,14 @@ func (p *Port) Associate(fd int, events int16, user uint64) error {
 	if a.inEpoll {
 		op = unix.EPOLL_CTL_MOD
 	}
-	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+	err = unix.EpollCtl(p.epfd, op, fd, &ev)
+	if err == unix.EEXIST {
+		// A registration of the same file under this number outlived
+		// an earlier close of the fd (epoll registers files): take it
+		// over with the new serial.
+		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	}
+	if err != nil {
 		p.drop(fd)
 		return err
 	}

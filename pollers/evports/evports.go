@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -35,8 +37,13 @@ type Poller struct {
 	waits     atomic.Uint64 // port_getn calls
 	regErrors atomic.Uint64 // associations the kernel refused
 
-	events []PortEvent
-	waker  *Waker
+	events   []PortEvent
+	waker    *Waker
+	pollable pollable.Checker
+	// removed records the fds whose close hook ran (Delete or Remove on
+	// any goroutine) since the cycle's wait: re-arming one of them after
+	// its event is undone (see rearm).
+	removed closeq.Queue
 }
 
 // portBox lets Clo, on another goroutine, read the port Fork replaces.
@@ -125,6 +132,15 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 		// ENOENT: already consumed by an event or removed by a close.
 		p.cur().Dissociate(u.FD)
 	case OpAssociate:
+		if !u.PolledRecv && !u.PolledSend {
+			// Event ports would watch a regular file (always ready);
+			// epoll refuses them, and every backend behaves as epoll
+			// does.
+			if err := p.pollable.Check(p.name, u.FD, u.Gen); err != nil {
+				p.ctx.FailFD(u.FD, u.Gen, err)
+				return
+			}
+		}
 		p.updates.Add(1)
 		p.associate(u.FD, u.Gen, recv, send)
 	}
@@ -181,6 +197,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	act := &p.ctx.Activity
+	p.removed.Take()
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
 		if p.waker != nil && ev.FD == p.waker.pipe.R() {
@@ -214,8 +231,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			continue // Delete cleared the polled bits
 		}
 		if rearm {
-			p.rearms.Add(1)
-			p.associate(fd, gen, recv, send)
+			p.rearm(fd, gen, recv, send)
 		} else {
 			p.tab.SetPolled(fd, p.tid, false, false)
 		}
@@ -223,18 +239,35 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	return nil
 }
 
+// rearm restores fd's association after its event. It runs outside the
+// fd's lock, so a Delete or Remove on another goroutine may overlap it;
+// their close hook records the fd first (the polled bits are still set
+// while the event is dispatched, so the hook runs). Checked after the
+// association is made: recorded, it is undone; not recorded yet, the hook
+// comes later and removes it.
+func (p *Poller) rearm(fd int, gen uint32, recv, send bool) {
+	p.rearms.Add(1)
+	p.associate(fd, gen, recv, send)
+	if p.removed.Contains(fd, gen) {
+		p.cur().Dissociate(fd)
+		p.tab.SetPolled(fd, p.tid, false, false)
+	}
+}
+
 // Clo is the close hook. Closing an fd dissociates it from every port, so
-// a close needs nothing; an fd removed from the table but kept open
-// (keepOpen) is dissociated here. It may run on any goroutine.
+// a close needs nothing more than the note rearm reads; an fd removed from
+// the table but kept open (keepOpen) is dissociated here. It may run on
+// any goroutine.
 func (p *Poller) Clo(fd int, keepOpen bool) {
+	p.removed.Push(fd, p.tab.Gen(fd))
 	if keepOpen && !p.closed.Load() {
 		p.updates.Add(1)
 		p.cur().Dissociate(fd)
 	}
 }
 
-// Fork closes the port and creates a new one (HAProxy's _do_fork); every
-// fd the thread wants is associated with it at the next Poll.
+// Fork closes the port and creates a new one (HAProxy's _do_fork), and
+// associates every fd the thread wants with it before returning.
 func (p *Poller) Fork() error {
 	if p.closed.Load() {
 		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
@@ -247,6 +280,11 @@ func (p *Poller) Fork() error {
 	old.p.Close()
 	if err := p.th.Attach(p); err != nil {
 		return fmt.Errorf("%s: fork: %w", p.name, err)
+	}
+	// Fork runs on the polling goroutine; its caller expects a working
+	// instance when it returns.
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
 	}
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
@@ -263,6 +301,7 @@ func (p *Poller) Term() error {
 		return nil
 	}
 	p.th.Detach(p)
+	p.removed.Close()
 	if p.waker != nil {
 		p.waker.close()
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -43,8 +44,9 @@ type Poller struct {
 
 	// closing holds fds removed from the table but kept open (Remove):
 	// their filters are deleted by the next kevent call.
-	closing closeq.Queue
-	waker   *Waker
+	closing  closeq.Queue
+	waker    *Waker
+	pollable pollable.Checker
 }
 
 // event is an event for an fd that a change result announced.
@@ -128,6 +130,15 @@ func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
 // submitted with the next wait. It is called by fdtable.Thread.DrainUpdates
 // with the fd locked.
 func (p *Poller) UpdateFD(u fdtable.Update) {
+	if u.Ours && u.State&fdtable.ActiveRW != 0 && !u.PolledRecv && !u.PolledSend {
+		// kqueue would watch a regular file or a directory (always
+		// readable); epoll refuses them, and every backend behaves
+		// as epoll does.
+		if err := p.pollable.Check(p.name, u.FD, u.Gen); err != nil {
+			p.ctx.FailFD(u.FD, u.Gen, err)
+			return
+		}
+	}
 	n := len(p.changes)
 	var recv, send bool
 	p.changes, recv, send = Changes(p.changes, u.FD, u.Gen, u.State, u.Ours, u.PolledRecv, u.PolledSend)
@@ -214,26 +225,60 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 }
 
 // takeClosing lists the deletions of fds removed from the table but kept
-// open (see Clo).
+// open (see Clo). A removal may come after this cycle's drain listed
+// changes for its fd: for the same generation they were made before the
+// removal and the deletions go after them; for another one (the number
+// was removed, then inserted and wanted again) the removal came first and
+// the deletions go before them.
 func (p *Poller) takeClosing() {
 	for _, c := range p.closing.Take() {
+		at := len(p.changes)
+		for i := range p.changes {
+			ch := &p.changes[i]
+			if ch.Ident == uint64(c.FD) && ch.Flags&EvAdd != 0 && uint32(ch.Udata) != c.Gen {
+				at = i
+				break
+			}
+		}
+		n := len(p.changes)
 		p.changes = Deletes(p.changes, c.FD, true, true)
+		if at < n {
+			dels := [2]Kevent{p.changes[n], p.changes[n+1]}
+			copy(p.changes[at+2:], p.changes[at:n])
+			p.changes[at], p.changes[at+1] = dels[0], dels[1]
+		}
 		p.updates.Add(1)
 	}
 }
 
 // sentResult handles the EV_ERROR result of a change the last wait
-// submitted: the kernel reports only failures there.
+// submitted: the kernel reports only failures there, and (FreeBSD) with
+// the change's flags replaced by EV_ERROR. A deletion and an addition for
+// the same filter of one fd may both be listed (a removal, then a new
+// generation's registration); ENOENT can only answer a deletion, any
+// other errno is taken for the latest change.
 func (p *Poller) sentResult(res *Kevent) {
+	errno := syscall.Errno(res.Data)
+	var match *Kevent
 	for i := len(p.sent) - 1; i >= 0; i-- {
 		ch := &p.sent[i]
-		if ch.Ident == res.Ident && ch.Filter == res.Filter {
-			p.result(ch, syscall.Errno(res.Data))
-			return
+		if ch.Ident != res.Ident || ch.Filter != res.Filter {
+			continue
+		}
+		if match == nil {
+			match = ch
+		}
+		if (errno == syscall.ENOENT) == (ch.Flags&EvDelete != 0) {
+			match = ch
+			break
 		}
 	}
-	// A result for no change of ours: nothing to undo.
-	p.regErrors.Add(1)
+	if match == nil {
+		// A result for no change of ours: nothing to undo.
+		p.regErrors.Add(1)
+		return
+	}
+	p.result(match, errno)
 }
 
 // apply submits the pending changes alone, every one with EV_RECEIPT:
@@ -331,8 +376,8 @@ func (p *Poller) Clo(fd int, keepOpen bool) {
 	}
 }
 
-// Fork replaces the kqueue by a new one; every fd the thread wants is
-// registered on it at the next Poll. A kqueue is not inherited by a child
+// Fork replaces the kqueue by a new one and registers every fd the thread
+// wants on it before returning. A kqueue is not inherited by a child
 // process: in a child the old number is not closed, as it may already name
 // another file (libuv #1583). Called in the process that created the
 // queue, Fork closes it.
@@ -358,6 +403,12 @@ func (p *Poller) Fork() error {
 	if err := p.th.Attach(p); err != nil {
 		return fmt.Errorf("%s: fork: %w", p.name, err)
 	}
+	// Fork runs on the polling goroutine; its caller expects a working
+	// instance when it returns.
+	if d := p.th.DrainUpdates(p, true); d > 0 {
+		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	}
+	p.apply()
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
 			return fmt.Errorf("%s: fork: %w", p.name, err)
