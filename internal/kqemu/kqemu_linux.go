@@ -46,6 +46,7 @@ func (k *Kernel) Kqueue() (kqueue.Queue, error) {
 		epfd:   epfd,
 		evfd:   evfd,
 		knotes: map[key]*knote{},
+		users:  map[uint64]*knote{},
 		files:  map[int]*file{},
 		bySer:  map[uint64]int{},
 		epev:   make([]unix.EpollEvent, 64),
@@ -83,6 +84,7 @@ type Queue struct {
 	evfd   int // interrupts waits when a user event is triggered
 	closed bool
 	knotes map[key]*knote
+	users  map[uint64]*knote // the EVFILT_USER knotes among them
 	files  map[int]*file
 	bySer  map[uint64]int // file serial → fd
 	serial uint64
@@ -225,8 +227,8 @@ func (q *Queue) Kevent(changes, events []kqueue.Kevent, timeout time.Duration) (
 // collectUser reports triggered user events.
 func (q *Queue) collectUser(events []kqueue.Kevent) int {
 	n := 0
-	for k, kn := range q.knotes {
-		if k.filter != kqueue.FilterUser || !kn.triggered || n == len(events) {
+	for id, kn := range q.users {
+		if !kn.triggered || n == len(events) {
 			continue
 		}
 		events[n] = kn.Kevent
@@ -236,7 +238,8 @@ func (q *Queue) collectUser(events []kqueue.Kevent) int {
 			kn.triggered = false
 		}
 		if kn.Flags&kqueue.EvOneshot != 0 {
-			q.delKnote(k)
+			delete(q.users, id)
+			q.delKnote(key{id, kqueue.FilterUser})
 		}
 	}
 	return n
@@ -303,12 +306,14 @@ func (q *Queue) apply(ch *kqueue.Kevent) unix.Errno {
 			if kn == nil {
 				return unix.ENOENT
 			}
+			delete(q.users, ch.Ident)
 			q.delKnote(k)
 			return 0
 		case ch.Flags&kqueue.EvAdd != 0:
 			if kn == nil {
 				kn = q.newKnote()
 				q.knotes[k] = kn
+				q.users[ch.Ident] = kn
 			}
 			kn.Kevent = *ch
 			kn.Flags &= kqueue.EvOneshot | kqueue.EvClear
