@@ -47,8 +47,9 @@ type Port struct {
 }
 
 var (
-	_ evports.Port   = (*Port)(nil)
-	_ evports.Lister = (*Port)(nil)
+	_ evports.Port       = (*Port)(nil)
+	_ evports.Lister     = (*Port)(nil)
+	_ evports.Descriptor = (*Port)(nil)
 )
 
 // FD returns the port's descriptor.

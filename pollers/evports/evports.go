@@ -95,14 +95,6 @@ func (p *Poller) cur() Port { return p.port.Load().p }
 // Event ports report no half-close, so never RDHUP.
 func (p *Poller) Flags() poller.Flags { return staticFlags }
 
-// FD returns the port's descriptor, -1 after Term.
-func (p *Poller) FD() int {
-	if p.closed.Load() {
-		return -1
-	}
-	return p.cur().FD()
-}
-
 // KernelUpdates returns the number of port_associate and port_dissociate
 // calls that changed what the port watches for table fds
 // (conformance.UpdateCounter). Re-associating an fd after its event with
@@ -311,8 +303,19 @@ func (p *Poller) Term() error {
 	return nil
 }
 
-// introspected is a Poller whose port can list its associations.
+// introspected is a Poller whose port can list its associations (and
+// tell its descriptor).
 type introspected struct{ *Poller }
+
+// FD returns the port's descriptor, -1 after Term or if the port does not
+// tell it (conformance.KernelObject).
+func (p introspected) FD() int {
+	d, ok := p.cur().(Descriptor)
+	if p.closed.Load() || !ok {
+		return -1
+	}
+	return d.FD()
+}
 
 // Registered lists the port's associations, by fd.
 func (p introspected) Registered() ([]poller.Registration, error) {

@@ -43,6 +43,8 @@ type faultPort struct {
 	fk *faultKernel
 }
 
+func (p *faultPort) FD() int { return p.Port.(evports.Descriptor).FD() }
+
 func (p *faultPort) Associations() []evports.PortEvent {
 	return p.Port.(evports.Lister).Associations()
 }
@@ -220,9 +222,11 @@ func TestEmulatedForkRecreatesPort(t *testing.T) {
 	a, b := e.Pair()
 	s := reader(e, a)
 	e.Poll(poller.Eternity, true)
-	old := e.P.FD()
+	old := lastPort(fk).(evports.Descriptor).FD()
 	require.NoError(t, e.P.Fork())
-	assert.False(t, fdOpen(old) && old != e.P.FD(), "old port closed")
+	nfd := lastPort(fk).(evports.Descriptor).FD()
+	assert.NotEqual(t, old, nfd, "a new port")
+	assert.False(t, fdOpen(old), "old port closed")
 	e.Poll(poller.Eternity, true)
 	assert.Equal(t, evports.PollIn, associated(t, lastPort(fk), a), "re-associated on the new port")
 	_, err := unix.Write(b, []byte{1})

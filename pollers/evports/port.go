@@ -43,10 +43,14 @@ type Port interface {
 	// at most timeout (negative: no limit) (port_getn(3C)). When the time
 	// runs out it fails with ETIME, possibly together with n > 0 events.
 	Getn(events []PortEvent, timeout time.Duration) (int, error)
-	// FD is the port's descriptor.
-	FD() int
 	// Close closes the port.
 	Close() error
+}
+
+// Descriptor is implemented by ports that know their descriptor (the
+// emulation; x/sys's EventPort hides it).
+type Descriptor interface {
+	FD() int
 }
 
 // Lister is implemented by ports that can list their associations (the

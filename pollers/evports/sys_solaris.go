@@ -36,11 +36,6 @@ type sysPort struct {
 	ts  unix.Timespec
 }
 
-func (p *sysPort) FD() int {
-	// EventPort hides its descriptor; -1 says so.
-	return -1
-}
-
 func (p *sysPort) Associate(fd int, events int16, user uint64) error {
 	if p.ep.FdIsWatched(uintptr(fd)) {
 		if err := p.ep.DissociateFd(uintptr(fd)); err != nil && err != unix.ENOENT {
