@@ -5,6 +5,7 @@ package pollers_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 
@@ -50,8 +51,13 @@ func TestListingOnThisSystem(t *testing.T) {
 		fmt.Fprintf(&exp, " %10s : pref=%3d,  test result OK\n", name, prefs[name])
 	}
 	fmt.Fprintf(&exp, "Total: %d (%d usable), will use %s.\n", len(want), len(want), want[0])
+	// The listing reads the environment (CI runs the tests once per
+	// backend with EVPOLL_POLLER set): clear it for this test.
+	for _, k := range []string{"EVPOLL_POLLER", "EVPOLL_DISABLE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
 	var buf bytes.Buffer
-	noEnv := func(string) (string, bool) { return "", false }
-	require.NoError(t, poller.Default.WriteList(&buf, fdtable.New(1024), noEnv))
+	require.NoError(t, poller.WriteList(&buf, fdtable.New(1024)))
 	assert.Equal(t, exp.String(), buf.String())
 }

@@ -21,9 +21,9 @@ const staticFlags = poller.FlagERRHUP | poller.FlagFork | poller.FlagBusyPoll
 // implement Lister also implement poller.Introspector.
 func NewBackend(k Kernel, name string) poller.Backend {
 	return poller.Backend{
-		Name:  name,
-		Pref:  300,
-		Flags: staticFlags,
+		Name:       name,
+		Preference: 300,
+		Flags:      staticFlags,
 		Test: func(*fdtable.Table) error {
 			port, err := k.PortCreate()
 			if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/evpoll/evpoll/poller"
 )
 
-// Poller is one thread's event-port instance. Poll, Fork, Term and
-// Registered belong to the thread's goroutine; Clo (the close hook),
+// Poller is one thread's event-port instance. Poll, Fork, Close and
+// Registered belong to the thread's goroutine; Closing (the close hook),
 // Flags, the counters and the Waker's Wake may be called from any
 // goroutine.
 type Poller struct {
@@ -46,7 +46,7 @@ type Poller struct {
 	removed closeq.Queue
 }
 
-// portBox lets Clo, on another goroutine, read the port Fork replaces.
+// portBox lets Closing, on another goroutine, read the port Fork replaces.
 type portBox struct{ p Port }
 
 var (
@@ -212,11 +212,11 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			p.tab.SetPolled(fd, p.tid, false, false)
 			continue
 		}
-		g, open := p.tab.OpenGen(fd)
+		in := p.tab.Info(fd)
 		after := After{
-			Closed:   !open || g != gen,
-			Migrated: p.tab.ThreadMask(fd)&p.bit == 0,
-			State:    p.tab.State(fd),
+			Closed:   !in.Open || in.Gen != gen,
+			Migrated: in.Threads&p.bit == 0,
+			State:    in.State,
 		}
 		rearm, recv, send := Rearm(pre, after)
 		if after.Closed {
@@ -246,13 +246,14 @@ func (p *Poller) rearm(fd int, gen uint32, recv, send bool) {
 	}
 }
 
-// Clo is the close hook. Closing an fd dissociates it from every port, so
-// a close needs nothing more than the note rearm reads; an fd removed from
-// the table but kept open (keepOpen) is dissociated here. It may run on
-// any goroutine.
-func (p *Poller) Clo(fd int, keepOpen bool) {
-	p.removed.Push(fd, p.tab.Gen(fd))
-	if keepOpen && !p.closed.Load() {
+// Closing is the close hook. Closing an fd dissociates it from every
+// port, so a close needs nothing more than the note rearm reads; when told
+// to deregister (an fd removed from the table but kept open, or shared
+// with another process) it is dissociated here. It may run on any
+// goroutine.
+func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
+	p.removed.Push(fd, gen)
+	if deregister && !p.closed.Load() {
 		p.updates.Add(1)
 		p.cur().Dissociate(fd)
 	}
@@ -286,9 +287,9 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Term closes the port (and the waker), removes the close hook and clears
+// Close closes the port (and the waker), removes the close hook and clears
 // this thread's polled bits. It is idempotent.
-func (p *Poller) Term() error {
+func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
@@ -298,7 +299,7 @@ func (p *Poller) Term() error {
 		p.waker.close()
 	}
 	if err := p.cur().Close(); err != nil {
-		return fmt.Errorf("%s: term: %w", p.name, os.NewSyscallError("close", err))
+		return fmt.Errorf("%s: close: %w", p.name, os.NewSyscallError("close", err))
 	}
 	return nil
 }
@@ -307,7 +308,7 @@ func (p *Poller) Term() error {
 // tell its descriptor).
 type introspected struct{ *Poller }
 
-// FD returns the port's descriptor, -1 after Term or if the port does not
+// FD returns the port's descriptor, -1 after Close or if the port does not
 // tell it (conformance.KernelObject).
 func (p introspected) FD() int {
 	d, ok := p.cur().(Descriptor)

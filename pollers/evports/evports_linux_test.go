@@ -82,7 +82,7 @@ func reader(e *env, fd int) *seen {
 	s := &seen{}
 	e.Insert(fd, func(fd int, _ any) {
 		s.calls++
-		s.ev = e.Tab.Ev(fd)
+		s.ev = e.Tab.Info(fd).Ev
 		var buf [64]byte
 		for {
 			if n, _ := unix.Read(fd, buf[:]); n <= 0 {
@@ -116,7 +116,8 @@ func lastPort(fk *faultKernel) evports.Port {
 }
 
 func polled(e *env, fd int) string {
-	r, s := e.Tab.Polled(fd)
+	in := e.Tab.Info(fd)
+	r, s := in.PolledRecv, in.PolledSend
 	rr, ss := r&e.Th.Bit() != 0, s&e.Th.Bit() != 0
 	switch {
 	case rr && ss:

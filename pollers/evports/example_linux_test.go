@@ -23,7 +23,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	defer p.Term()
+	defer p.Close()
 
 	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	defer unix.Close(fds[1])
@@ -49,7 +49,7 @@ func ExamplePoller_Waker() {
 	th, _ := tab.NewThread(0)
 	ctx := poller.NewContext(th)
 	p, _ := evports.New(ctx, portemu.New())
-	defer p.Term()
+	defer p.Close()
 	w, _ := p.Waker()
 
 	time.AfterFunc(10*time.Millisecond, func() { w.Wake() })

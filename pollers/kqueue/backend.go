@@ -21,9 +21,9 @@ const staticFlags = poller.FlagRDHUP | poller.FlagERRHUP | poller.FlagFork | pol
 // poller.Introspector.
 func NewBackend(k Kernel, name string) poller.Backend {
 	return poller.Backend{
-		Name:  name,
-		Pref:  300,
-		Flags: staticFlags,
+		Name:       name,
+		Preference: 300,
+		Flags:      staticFlags,
 		Test: func(*fdtable.Table) error {
 			q, err := k.Kqueue()
 			if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/evpoll/evpoll/poller"
 )
 
-// Poller is one thread's kqueue instance. Poll, Fork, Term and Registered
-// belong to the thread's goroutine; Clo (the close hook), Flags and the
+// Poller is one thread's kqueue instance. Poll, Fork, Close and Registered
+// belong to the thread's goroutine; Closing (the close hook), Flags and the
 // counters may be called from any goroutine, and so may the Waker's Wake.
 type Poller struct {
 	ctx  *poller.Context
@@ -105,7 +105,7 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 // from the start.
 func (p *Poller) Flags() poller.Flags { return staticFlags }
 
-// FD returns the kqueue descriptor, -1 after Term.
+// FD returns the kqueue descriptor, -1 after Close.
 func (p *Poller) FD() int {
 	if p.closed.Load() {
 		return -1
@@ -211,8 +211,8 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			// than wait for an update that may never come (HAProxy
 			// only counts it).
 			act.PollSkipFD.Add(1)
-			pr, ps := p.tab.Polled(fd)
-			p.changes = Deletes(p.changes, fd, pr&p.bit != 0, ps&p.bit != 0)
+			in := p.tab.Info(fd)
+			p.changes = Deletes(p.changes, fd, in.PolledRecv&p.bit != 0, in.PolledSend&p.bit != 0)
 			p.tab.SetPolled(fd, p.tid, false, false)
 			p.updates.Add(1)
 		}
@@ -225,7 +225,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 }
 
 // takeClosing lists the deletions of fds removed from the table but kept
-// open (see Clo). A removal may come after this cycle's drain listed
+// open (see Closing). A removal may come after this cycle's drain listed
 // changes for its fd: for the same generation they were made before the
 // removal and the deletions go after them; for another one (the number
 // was removed, then inserted and wanted again) the removal came first and
@@ -337,8 +337,8 @@ func (p *Poller) registrationFailed(ch *Kevent, errno syscall.Errno) {
 		return
 	}
 	fd := int(ch.Ident)
-	pr, ps := p.tab.Polled(fd)
-	other := ch.Filter == FilterRead && ps&p.bit != 0 || ch.Filter == FilterWrite && pr&p.bit != 0
+	in := p.tab.Info(fd)
+	other := ch.Filter == FilterRead && in.PolledSend&p.bit != 0 || ch.Filter == FilterWrite && in.PolledRecv&p.bit != 0
 	if other {
 		p.changes = Deletes(p.changes, fd, ch.Filter == FilterWrite, ch.Filter == FilterRead)
 	}
@@ -365,14 +365,15 @@ func (p *Poller) deliverPending() {
 	p.pending = p.pending[:0]
 }
 
-// Clo is the close hook. Closing an fd removes its filters from every
-// kqueue, so a close needs nothing; an fd removed from the table but kept
-// open (keepOpen) keeps them, so their deletion is queued for the next
-// kevent call, which applies it before collecting events. It may run on
-// any goroutine.
-func (p *Poller) Clo(fd int, keepOpen bool) {
-	if keepOpen {
-		p.closing.Push(fd, p.tab.Gen(fd))
+// Closing is the close hook. Closing an fd removes its filters from every
+// kqueue, so a close needs nothing; when told to deregister (an fd removed
+// from the table but kept open keeps them; a cloned one is removed by the
+// close all the same, and the extra deletion fails harmlessly), the
+// deletion is queued for the next kevent call, which applies it before
+// collecting events. It may run on any goroutine.
+func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
+	if deregister {
+		p.closing.Push(fd, gen)
 	}
 }
 
@@ -417,9 +418,9 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Term closes the kqueue (and the waker), removes the close hook and
+// Close closes the kqueue (and the waker), removes the close hook and
 // clears this thread's polled bits. It is idempotent.
-func (p *Poller) Term() error {
+func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
@@ -429,7 +430,7 @@ func (p *Poller) Term() error {
 		p.waker.close()
 	}
 	if err := p.q.Close(); err != nil {
-		return fmt.Errorf("%s: term: %w", p.name, os.NewSyscallError("close", err))
+		return fmt.Errorf("%s: close: %w", p.name, os.NewSyscallError("close", err))
 	}
 	return nil
 }

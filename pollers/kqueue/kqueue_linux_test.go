@@ -120,7 +120,7 @@ func reader(e *env, fd int) *seen {
 	s := &seen{}
 	e.Insert(fd, func(fd int, _ any) {
 		s.calls++
-		s.ev = e.Tab.Ev(fd)
+		s.ev = e.Tab.Info(fd).Ev
 		var buf [64]byte
 		for {
 			if n, _ := unix.Read(fd, buf[:]); n <= 0 {
@@ -135,7 +135,8 @@ func reader(e *env, fd int) *seen {
 }
 
 func polled(e *env, fd int) (bool, bool) {
-	r, s := e.Tab.Polled(fd)
+	in := e.Tab.Info(fd)
+	r, s := in.PolledRecv, in.PolledSend
 	return r&e.Th.Bit() != 0, s&e.Th.Bit() != 0
 }
 

@@ -111,7 +111,7 @@ func TestEmulatedWakerIsNoRegistration(t *testing.T) {
 			ctx := poller.NewContext(th)
 			pp, err := EmulatedBackend.New(ctx)
 			require.NoError(t, err)
-			defer pp.Term()
+			defer pp.Close()
 			_, err = kqueue.SetWakerVariant(kqueue.PollerOf(pp), v.user)
 			require.NoError(t, err)
 			regs, err := pp.(poller.Introspector).Registered()
