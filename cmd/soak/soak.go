@@ -104,9 +104,18 @@ func (t *tstate) fail(err error) {
 
 // open adds a new pipe to the thread.
 func (t *tstate) open() (*pipe, error) {
+	// pipe then fcntl: darwin has no pipe2.
 	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("pipe2: %w", err)
+	if err := unix.Pipe(fds[:]); err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+			return nil, fmt.Errorf("set non-blocking: %w", err)
+		}
 	}
 	p := &pipe{r: fds[0], w: fds[1], th: t}
 	fd := t.th.FD()
