@@ -49,7 +49,16 @@ func TestSignalStorm(t *testing.T) {
 	defer r.Close()
 	const n = 300
 	rounds(t, r, 20) // warm up
-	quiet := rounds(t, r, n)
+	// The best of three runs on each side, so that a burst of other work
+	// on a shared machine does not decide the ratio.
+	best := func() time.Duration {
+		b := rounds(t, r, n)
+		for range 2 {
+			b = min(b, rounds(t, r, n))
+		}
+		return b
+	}
+	quiet := best()
 
 	sig := make(chan os.Signal, 1024)
 	signal.Notify(sig, syscall.SIGUSR2)
@@ -83,11 +92,11 @@ func TestSignalStorm(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, got.Load(), int64(100), "the storm did not start")
 	before := got.Load()
-	stormy := rounds(t, r, n)
-	signals := got.Load() - before
-	require.GreaterOrEqual(t, signals, int64(100), "too few signals during the measured rounds to call it a storm")
-	t.Logf("CPU for %d rounds: %v quiet, %v under %d signals", n, quiet, stormy, signals)
+	stormy := best()
+	signals := (got.Load() - before) / 3
+	require.GreaterOrEqual(t, signals, int64(100), "too few signals per measured run to call it a storm")
+	t.Logf("CPU for %d rounds, best of 3: %v quiet, %v under about %d signals", n, quiet, stormy, signals)
 	if stormy > 2*quiet+20*time.Millisecond {
-		t.Errorf("CPU for %d rounds: %v quiet, %v under %d signals: more than twice", n, quiet, stormy, signals)
+		t.Errorf("CPU for %d rounds, best of 3: %v quiet, %v under about %d signals: more than twice", n, quiet, stormy, signals)
 	}
 }
