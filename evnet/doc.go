@@ -1,0 +1,58 @@
+// Package evnet is a connection layer on package loop: listeners that
+// accept TCP and Unix stream connections and spread them over the loop's
+// threads, buffered connections driven by callbacks with back-pressure,
+// half-close and timeouts on the loop's timers, and non-blocking outbound
+// dials.
+//
+// # Threads
+//
+// Every connection belongs to one loop thread for its whole life: its fd is
+// in the loop's fd table for that thread alone, and every [Handler]
+// callback, [Conn.Write], [Conn.Close] and the timeout setters run on it
+// without locks. The one exception is [Conn.AsyncWrite], safe from any
+// goroutine: it queues a copy of the data and wakes the owning thread
+// through a tasklet.
+//
+// A listener accepts on one thread (thread 0 unless [Options.Thread] says
+// otherwise) and hands each new connection to the least loaded of two
+// threads taken in turn from the listener's thread mask, through a
+// per-thread accept queue drained by a tasklet of the receiving thread.
+// This is the scheme of HAProxy's listener_accept: with one listening
+// socket the kernel's accept queue is never split, so a slow thread cannot
+// strand connections that another thread could serve, and the
+// two-choices pick keeps the live connection counts within one of each
+// other while connections stay open. One listener per thread with
+// SO_REUSEPORT, the alternative, lets the kernel hash connections onto
+// sockets without regard to load; it is offered through
+// [Options.ReusePort] for programs that run several processes instead.
+//
+// # Reading and writing
+//
+// The fd callback reads into a buffer of the thread (64 KiB, reused for
+// every connection of that thread) and passes what it read to
+// [Handler.OnData]; the slice is valid only during the call. Write tries
+// the socket at once and keeps what the kernel did not take in the
+// connection's output buffer, which is written when the socket becomes
+// writable. When the output buffer holds more than the high-water mark,
+// reading stops until it is drained; [Handler.OnWritable] then runs.
+//
+// A peer's FIN reaches a handler that implements [EOFHandler] as OnEOF,
+// and the connection stays open for writing until it is closed or its
+// write side is shut with [Conn.CloseWrite]; other handlers see the
+// connection closed with io.EOF once its output is written.
+//
+// # Errors
+//
+// The error given to [Handler.OnClose] is nil for a local Close, io.EOF for
+// an orderly close by the peer, and otherwise wraps the failing system
+// call (errors.Is(err, syscall.ECONNRESET) works) or one of
+// [ErrReadTimeout], [ErrWriteTimeout], [ErrIdleTimeout] and
+// [ErrConnectTimeout], which wrap os.ErrDeadlineExceeded.
+//
+// # Stopping
+//
+// A listener and every open connection count as one job of the loop. On a
+// soft stop (loop.Loop.SoftStop) listeners close, so new connections are
+// refused, while open connections keep working until they close; the loop
+// ends when the last one has.
+package evnet
