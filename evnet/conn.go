@@ -42,15 +42,15 @@ const DefaultHighWater = 256 << 10
 
 // Connection flags.
 const (
-	fConnecting = 1 << iota // dialed, connect not complete
-	fStarted                // inserted in the fd table
-	fUserPaused             // PauseRead
-	fHWPaused               // output above the high-water mark
-	fEOF                    // the peer's FIN was read
-	fShutWPending           // CloseWrite once the output is written
-	fShutW                  // write side shut
-	fClosing                // Close once the output is written
-	fCloseDeferred          // close when the running callback returns
+	fConnecting    = 1 << iota // dialed, connect not complete
+	fStarted                   // inserted in the fd table
+	fUserPaused                // PauseRead
+	fHWPaused                  // output above the high-water mark
+	fEOF                       // the peer's FIN was read
+	fShutWPending              // CloseWrite once the output is written
+	fShutW                     // write side shut
+	fClosing                   // Close once the output is written
+	fCloseDeferred             // close when the running callback returns
 	fClosed
 )
 
@@ -77,11 +77,11 @@ type Conn struct {
 	outOff    int
 	highWater int
 
-	task                   *loop.Task
+	task                    *loop.Task
 	readTO, writeTO, idleTO int // ms, 0 for none
-	connTO                 int
+	connTO                  int
 	readDL, writeDL, idleDL poller.Tick
-	connDL                 poller.Tick
+	connDL                  poller.Tick
 
 	closed      atomic.Bool
 	amu         sync.Mutex

@@ -146,10 +146,14 @@ type echoHandler struct {
 	closed []error
 }
 
-func (*echoHandler) OnOpen(*Conn)                {}
-func (*echoHandler) OnData(c *Conn, p []byte)    { c.Write(p) }
-func (*echoHandler) OnWritable(*Conn)            {}
-func (h *echoHandler) OnClose(_ *Conn, err error) { h.mu.Lock(); h.closed = append(h.closed, err); h.mu.Unlock() }
+func (*echoHandler) OnOpen(*Conn)             {}
+func (*echoHandler) OnData(c *Conn, p []byte) { c.Write(p) }
+func (*echoHandler) OnWritable(*Conn)         {}
+func (h *echoHandler) OnClose(_ *Conn, err error) {
+	h.mu.Lock()
+	h.closed = append(h.closed, err)
+	h.mu.Unlock()
+}
 
 // dialTest connects a client to ln's address.
 func dialTest(t *testing.T, ln *Listener) net.Conn {
