@@ -13,10 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// fdDir lists the process's open fds: /proc/self/fd on Linux, /dev/fd on
+// the BSDs and Darwin.
+var fdDir = func() string {
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		return "/proc/self/fd"
+	}
+	return "/dev/fd"
+}()
+
 // openFDs counts the process's open file descriptors.
 func openFDs(t testing.TB) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	ents, err := os.ReadDir(fdDir)
 	require.NoError(t, err)
 	return len(ents)
 }
@@ -31,7 +40,15 @@ func checkFDs(t *testing.T) {
 		for openFDs(t) > before && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		require.LessOrEqual(t, openFDs(t), before, "fd leak")
+		if n := openFDs(t); n > before {
+			ents, _ := os.ReadDir(fdDir)
+			var links []string
+			for _, e := range ents {
+				l, _ := os.Readlink(fdDir + "/" + e.Name())
+				links = append(links, e.Name()+"->"+l)
+			}
+			t.Fatalf("fd leak: %d open, %d before: %v", n, before, links)
+		}
 	})
 }
 
