@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os"
+
+	"github.com/evpoll/evpoll/evnet"
+	"github.com/evpoll/evpoll/examples/internal/cli"
+	"github.com/evpoll/evpoll/loop"
+)
+
+func main() { os.Exit(program.Run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+var program = cli.Program{
+	Name: "evecho",
+	Listen: func(l *loop.Loop, addr string) (*evnet.Listener, error) {
+		return evnet.Listen(l, "tcp", addr, evnet.Options{Handler: echo{}})
+	},
+}
+
+// echo writes back what it reads; evnet buffers what the client does not
+// take at once and stops reading while that buffer is over its high-water
+// mark.
+type echo struct{}
+
+func (echo) OnOpen(*evnet.Conn)             {}
+func (echo) OnData(c *evnet.Conn, p []byte) { c.Write(p) }
+func (echo) OnWritable(*evnet.Conn)         {}
+func (echo) OnClose(*evnet.Conn, error)     {}
