@@ -1,0 +1,13 @@
+// Httpd is a small HTTP/1.1 responder on package evnet: GET / (and HEAD
+// and POST /) answers 200 with a fixed body, other paths 404. It keeps
+// connections alive, answers pipelined requests in order, reads and
+// discards Content-Length request bodies, answers a malformed request
+// with 400 and closes, answers a header block over -max-header bytes
+// with 431 and closes, and closes connections idle for -idle.
+//
+// Usage:
+//
+//	httpd [-addr 127.0.0.1:0] [-threads n] [-poller name] [-idle 5s] [-max-header 8192] [-grace 500ms]
+//
+// It prints "listening on HOST:PORT" first; SIGTERM and SIGINT stop it.
+package main
