@@ -8,7 +8,7 @@ import (
 // Parse results other than a complete request.
 var (
 	errIncomplete = errors.New("incomplete request")
-	errMalformed  = errors.New("malformed request")         // answered 400
+	errMalformed  = errors.New("malformed request")        // answered 400
 	errTooLarge   = errors.New("request header too large") // answered 431
 )
 
