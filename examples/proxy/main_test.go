@@ -31,8 +31,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// volume is pushed each way; scaled so that the test takes seconds.
-const volume = 32 << 20
+// volume is pushed each way, as the issue asks; a few seconds per backend.
+const volume = 64 << 20
 
 // randomReader yields n pseudo-random bytes.
 func randomReader(seed uint64, n int64) io.Reader {
@@ -161,7 +161,8 @@ func TestBackPressure(t *testing.T) {
 	}
 	// Kernel socket buffers on two hops hold a few tens of MiB at most;
 	// the proxy adds its -buffer.
-	assert.Less(t, written, int64(total), "the backend was never stopped")
+	t.Logf("backend wrote %d MiB before stalling", written>>20)
+	assert.Less(t, written, int64(32<<20), "the backend was never stopped")
 	// The client now reads everything that was written.
 	b.CloseWrite()
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
