@@ -27,14 +27,14 @@ func TestAcceptPausesOnEMFILE(t *testing.T) {
 		require.NoError(t, err)
 	})
 	// The client socket exists before the limit: connect needs no new fd.
-	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	require.NoError(t, err)
 	defer unix.Close(cfd)
 
 	var saved unix.Rlimit
 	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &saved))
 	low := saved
-	low.Cur = uint64(highestFD(t) + 1)
+	setLimit(&low.Cur, highestFD(t)+1)
 	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &low))
 	// Fill the free numbers below the limit.
 	var fillers []int
@@ -89,3 +89,6 @@ func highestFD(t *testing.T) int {
 	}
 	return top
 }
+
+// setLimit sets an rlimit field, whose type differs between systems.
+func setLimit[T int64 | uint64](p *T, n int) { *p = T(n) }

@@ -1,4 +1,4 @@
-//go:build linux || freebsd || netbsd || openbsd || dragonfly || illumos || solaris
+//go:build !darwin
 
 package evnet
 
@@ -11,9 +11,4 @@ func newSocket(family int) (int, error) {
 		return -1, sysErr("socket", "socket", err)
 	}
 	return fd, nil
-}
-
-// accept takes one connection, non-blocking and close-on-exec.
-func accept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 }

@@ -15,23 +15,12 @@ func newSocket(family int) (int, error) {
 		unix.Close(fd)
 		return -1, sysErr("socket", "fcntl", err)
 	}
-	// No SIGPIPE on writes to a closed peer.
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
+	noSigpipe(fd)
 	return fd, nil
 }
 
-// accept takes one connection, non-blocking and close-on-exec (Darwin
-// has no accept4).
-func accept(fd int) (int, unix.Sockaddr, error) {
-	cfd, sa, err := unix.Accept(fd)
-	if err != nil {
-		return -1, nil, err
-	}
-	unix.CloseOnExec(cfd)
-	if err := unix.SetNonblock(cfd, true); err != nil {
-		unix.Close(cfd)
-		return -1, nil, err
-	}
-	unix.SetsockoptInt(cfd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
-	return cfd, sa, nil
+// noSigpipe makes writes to a closed peer fail with EPIPE without
+// raising SIGPIPE.
+func noSigpipe(fd int) {
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
 }
