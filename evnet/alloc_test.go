@@ -73,7 +73,7 @@ func TestEchoAllocatesNothing(t *testing.T) {
 // loop thread, against the same client talking to a net-package server.
 func BenchmarkEcho(b *testing.B) {
 	b.Run("server=evnet", func(b *testing.B) {
-		l, err := loop.New(loop.Config{Threads: 1, Table: fdtable.New(4096)})
+		l, err := loop.New(loop.Config{Threads: 1, Table: fdtable.New(1024)})
 		require.NoError(b, err)
 		ln, err := Listen(l, "tcp", "127.0.0.1:0", Options{Handler: &echoHandler{}})
 		require.NoError(b, err)

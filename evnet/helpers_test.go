@@ -62,7 +62,7 @@ type running struct {
 // hard if it is still running.
 func startLoop(t *testing.T, threads int, setup func(l *loop.Loop)) *running {
 	t.Helper()
-	l, err := loop.New(loop.Config{Threads: threads, Table: fdtable.New(4096)})
+	l, err := loop.New(loop.Config{Threads: threads, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	if setup != nil {
 		setup(l)
