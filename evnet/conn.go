@@ -82,6 +82,7 @@ type Conn struct {
 	connTO                  int
 	readDL, writeDL, idleDL poller.Tick
 	connDL                  poller.Tick
+	closeDL                 poller.Tick // SetDeadline
 
 	closed      atomic.Bool
 	amu         sync.Mutex

@@ -330,3 +330,37 @@ func TestPauseRead(t *testing.T) {
 	nc.Close()
 	r.softStop(t)
 }
+
+// TestDeadline: SetDeadline closes the connection at its date even while
+// data keeps arriving; cleared, it closes nothing.
+func TestDeadline(t *testing.T) {
+	checkFDs(t)
+	rec := newRecorder()
+	rec.open = func(c *Conn) {
+		c.SetDeadline(time.Hour)
+		c.SetDeadline(0) // cleared: the hour never matters
+		c.SetDeadline(150 * time.Millisecond)
+	}
+	rec.data = func(*Conn, []byte) {}
+	r, ln := listenRec(t, 1, rec, Options{IdleTimeout: time.Minute})
+	c := dialTest(t, ln)
+	start := time.Now()
+	stop := time.After(3 * time.Second)
+	closed := make(chan event, 1)
+	go func() { closed <- rec.next(t, "close") }()
+	var e event
+wait:
+	for {
+		select {
+		case e = <-closed:
+			break wait
+		case <-stop:
+			t.Fatal("deadline never fired")
+		case <-time.After(20 * time.Millisecond):
+			c.Write([]byte("."))
+		}
+	}
+	assert.ErrorIs(t, e.err, ErrDeadline)
+	assert.GreaterOrEqual(t, time.Since(start), 140*time.Millisecond)
+	r.softStop(t)
+}

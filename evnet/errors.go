@@ -24,6 +24,8 @@ var (
 	ErrWriteTimeout = fmt.Errorf("evnet: write timeout: %w", os.ErrDeadlineExceeded)
 	// ErrIdleTimeout: nothing was read or written within the idle timeout.
 	ErrIdleTimeout = fmt.Errorf("evnet: idle timeout: %w", os.ErrDeadlineExceeded)
+	// ErrDeadline: the deadline set with Conn.SetDeadline passed.
+	ErrDeadline = fmt.Errorf("evnet: deadline: %w", os.ErrDeadlineExceeded)
 	// ErrConnectTimeout: an outbound connect did not complete in time.
 	ErrConnectTimeout = fmt.Errorf("evnet: connect timeout: %w", os.ErrDeadlineExceeded)
 )

@@ -1,6 +1,8 @@
 package evnet
 
 import (
+	"time"
+
 	"github.com/evpoll/evpoll/loop"
 	"github.com/evpoll/evpoll/poller"
 )
@@ -42,6 +44,8 @@ func connTimer(t *loop.Task, ctx any, _ loop.State) bool {
 		err = ErrWriteTimeout
 	case c.idleTO > 0 && expired(c.idleDL):
 		err = ErrIdleTimeout
+	case expired(c.closeDL):
+		err = ErrDeadline
 	}
 	if err != nil {
 		c.out, c.outOff = c.out[:0], 0
@@ -61,6 +65,15 @@ func connTimer(t *loop.Task, ctx any, _ loop.State) bool {
 	if c.idleTO > 0 {
 		next = next.First(c.idleDL)
 	}
+	next = next.First(c.closeDL)
 	t.SetExpire(next)
 	return true
+}
+
+// SetDeadline closes the connection with ErrDeadline if it is still open
+// d from now, whatever its activity (a server bounds the time a client
+// takes to send a request head with it); 0 clears it.
+func (c *Conn) SetDeadline(d time.Duration) {
+	c.closeDL = c.deadline(toMS(d))
+	c.arm(c.closeDL)
 }

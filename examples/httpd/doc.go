@@ -3,11 +3,13 @@
 // connections alive, answers pipelined requests in order, reads and
 // discards Content-Length request bodies, answers a malformed request
 // with 400 and closes, answers a header block over -max-header bytes
-// with 431 and closes, and closes connections idle for -idle.
+// with 431 and closes, closes connections idle for -idle, and closes
+// connections whose request head, once started, is not complete within
+// -header-timeout however steadily its bytes trickle in.
 //
 // Usage:
 //
-//	httpd [-addr 127.0.0.1:0] [-threads n] [-poller name] [-idle 5s] [-max-header 8192] [-grace 500ms]
+//	httpd [-addr 127.0.0.1:0] [-threads n] [-poller name] [-idle 5s] [-max-header 8192] [-header-timeout 10s] [-grace 500ms]
 //
 // It prints "listening on HOST:PORT" first; SIGTERM and SIGINT stop it.
 package main

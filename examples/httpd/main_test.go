@@ -179,6 +179,31 @@ func TestIdleTimeout(t *testing.T) {
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
 
+// A slowloris client sends a header line every 50 ms: the idle timeout
+// never fires, the header timeout does.
+func TestSlowHeaders(t *testing.T) {
+	p := proctest.Start(t, binary, "-idle", "5s", "-header-timeout", "300ms")
+	c, err := net.Dial("tcp", p.Addr)
+	require.NoError(t, err)
+	defer c.Close()
+	start := time.Now()
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\n")
+	require.NoError(t, err)
+	for time.Since(start) < 3*time.Second {
+		time.Sleep(50 * time.Millisecond)
+		if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+			break
+		}
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			break // closed (EOF or reset)
+		}
+	}
+	elapsed := time.Since(start)
+	assert.GreaterOrEqual(t, elapsed, 250*time.Millisecond)
+	assert.Less(t, elapsed, 2*time.Second, "the slow head was not cut off")
+}
+
 func TestSignalsAndFlags(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		p := proctest.Start(t, binary, "-grace", "100ms")
@@ -194,6 +219,7 @@ func TestSignalsAndFlags(t *testing.T) {
 	}{
 		{[]string{"-idle", "0s"}, "-idle"},
 		{[]string{"-max-header", "1"}, "-max-header"},
+		{[]string{"-header-timeout", "0s"}, "-header-timeout"},
 		{[]string{"-threads", "99"}, "-threads"},
 		{[]string{"-poller", "nosuch"}, "-poller"},
 	} {

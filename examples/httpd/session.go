@@ -27,6 +27,7 @@ type session struct {
 	skip     int64  // request body bytes still to discard
 	maxHead  int
 	finished bool // a response that closes was sent: ignore the rest
+	timed    bool // the header deadline is set
 }
 
 // feed consumes data and writes the responses it calls for through
