@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -32,27 +30,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// round sends a random message of up to 64 KiB and checks it comes back.
-func round(c net.Conn, rng *rand.Rand) error {
-	msg := make([]byte, 1+rng.IntN(64<<10))
-	for i := range msg {
-		msg[i] = byte(rng.Uint32())
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	errc := make(chan error, 1)
-	go func() { _, err := c.Write(msg); errc <- err }()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if err := <-errc; err != nil {
-		return err
-	}
-	if !bytes.Equal(got, msg) {
-		return errors.New("echo differs from what was sent")
-	}
-	return nil
-}
+func round(c net.Conn, rng *rand.Rand) error { return proctest.EchoRound(c, rng, 64<<10) }
 
 // Many concurrent clients on every backend, then a soft stop on SIGUSR1:
 // refused at once, open connections still served, exit 0 after the last.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,4 +157,27 @@ func BadFlag(t *testing.T, bin string, args []string, want string) {
 	require.ErrorAs(t, err, &ee)
 	require.Equal(t, 2, ee.ExitCode(), "stderr: %s", stderr.String())
 	require.Contains(t, stderr.String(), want)
+}
+
+// EchoRound sends a random message of 1 to maxLen bytes on c and checks
+// that an echo server sends it back whole.
+func EchoRound(c net.Conn, rng *rand.Rand, maxLen int) error {
+	msg := make([]byte, 1+rng.IntN(maxLen))
+	for i := range msg {
+		msg[i] = byte(rng.Uint32())
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	errc := make(chan error, 1)
+	go func() { _, err := c.Write(msg); errc <- err }()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return errors.New("echo differs from what was sent")
+	}
+	return nil
 }
