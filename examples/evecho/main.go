@@ -5,15 +5,14 @@ import (
 
 	"github.com/evpoll/evpoll/evnet"
 	"github.com/evpoll/evpoll/examples/internal/cli"
-	"github.com/evpoll/evpoll/loop"
 )
 
 func main() { os.Exit(program.Run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 var program = cli.Program{
 	Name: "evecho",
-	Listen: func(l *loop.Loop, addr string) (*evnet.Listener, error) {
-		return evnet.Listen(l, "tcp", addr, evnet.Options{Handler: echo{}})
+	Options: func() evnet.Options {
+		return evnet.Options{Handler: echo{}}
 	},
 }
 

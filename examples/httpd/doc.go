@@ -9,7 +9,11 @@
 //
 // Usage:
 //
-//	httpd [-addr 127.0.0.1:0] [-threads n] [-poller name] [-idle 5s] [-max-header 8192] [-header-timeout 10s] [-grace 500ms]
+//	httpd [-addr 127.0.0.1:0] [-reload path] [-threads n] [-poller name] [-idle 5s] [-max-header 8192] [-header-timeout 10s] [-grace 500ms]
 //
 // It prints "listening on HOST:PORT" first; SIGTERM and SIGINT stop it.
+// With -reload PATH it reloads seamlessly: a second httpd started with
+// the same PATH receives the listening socket from the first over that
+// Unix socket and serves it before the first stops accepting, so no
+// connection is refused.
 package main

@@ -8,7 +8,6 @@ import (
 
 	"github.com/evpoll/evpoll/evnet"
 	"github.com/evpoll/evpoll/examples/internal/cli"
-	"github.com/evpoll/evpoll/loop"
 )
 
 func main() { os.Exit(newProgram().Run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -35,11 +34,11 @@ func newProgram() cli.Program {
 			}
 			return nil
 		},
-		Listen: func(l *loop.Loop, addr string) (*evnet.Listener, error) {
-			return evnet.Listen(l, "tcp", addr, evnet.Options{
+		Options: func() evnet.Options {
+			return evnet.Options{
 				Handler:     handler{maxHead: maxHead, headTO: headTO},
 				IdleTimeout: idle,
-			})
+			}
 		},
 	}
 }

@@ -204,6 +204,54 @@ func TestSlowHeaders(t *testing.T) {
 	assert.Less(t, elapsed, 2*time.Second, "the slow head was not cut off")
 }
 
+// A seamless reload under a client loop that opens a new connection per
+// request: the successor takes the listener over, the old process exits
+// 0, and not one connection is refused or fails on the way.
+func TestSeamlessReload(t *testing.T) {
+	path := t.TempDir() + "/reload.sock"
+	old := proctest.Start(t, binary, "-reload", path, "-threads", "2")
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	stop := make(chan struct{})
+	var ok, failed int
+	var firstErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := get(client, "http://"+old.Addr+"/"); err != nil {
+				failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				ok++
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	next := proctest.Start(t, binary, "-reload", path, "-threads", "2")
+	assert.Equal(t, old.Addr, next.Addr, "the successor serves the same socket")
+	assert.Equal(t, 0, old.WaitExit(t, 5*time.Second), "the old process soft-stops; stderr: %s", old.Stderr)
+	time.Sleep(100 * time.Millisecond)
+	// And once more, from the successor to a third process.
+	third := proctest.Start(t, binary, "-reload", path)
+	assert.Equal(t, 0, next.WaitExit(t, 5*time.Second), "stderr: %s", next.Stderr)
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	<-done
+	assert.Zero(t, failed, "refused or failed requests during the reloads; first: %v", firstErr)
+	assert.Greater(t, ok, 20, "the client loop ran")
+	third.Signal(t, syscall.SIGTERM)
+	assert.Equal(t, 0, third.WaitExit(t, 3*time.Second))
+}
+
 func TestSignalsAndFlags(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		p := proctest.Start(t, binary, "-grace", "100ms")

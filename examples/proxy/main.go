@@ -10,7 +10,6 @@ import (
 
 	"github.com/evpoll/evpoll/evnet"
 	"github.com/evpoll/evpoll/examples/internal/cli"
-	"github.com/evpoll/evpoll/loop"
 )
 
 func main() { os.Exit(newProgram().Run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -36,8 +35,8 @@ func newProgram() cli.Program {
 			}
 			return nil
 		},
-		Listen: func(l *loop.Loop, addr string) (*evnet.Listener, error) {
-			return evnet.Listen(l, "tcp", addr, evnet.Options{Handler: client{&cfg}})
+		Options: func() evnet.Options {
+			return evnet.Options{Handler: client{&cfg}}
 		},
 	}
 }

@@ -28,21 +28,25 @@ type Program struct {
 	// Check, if set, validates the program's own flags after parsing;
 	// its error should name the flag.
 	Check func() error
-	// Listen opens the program's listener on l at addr.
-	Listen func(l *loop.Loop, addr string) (*evnet.Listener, error)
+	// Options returns the options of the program's TCP listener, read
+	// after the flags are parsed.
+	Options func() evnet.Options
 }
 
 // Run is the whole program: it parses args, builds the loop, opens the
 // listener, prints "listening on HOST:PORT" and runs until stopped. It
 // returns the exit status: 0 after a stop, 1 on a run-time error, 2 on a
 // bad flag. SIGTERM and SIGINT start a soft stop that becomes a hard stop
-// after the -grace period; SIGUSR1 starts a soft stop alone.
+// after the -grace period; SIGUSR1 starts a soft stop alone. With -reload
+// PATH, a process takes the listening socket over from the one serving
+// PATH, if any, which then soft-stops (see reload.go).
 func (p Program) Run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "TCP `address` to listen on")
 	threads := fs.Int("threads", 0, "number of polling threads (0: GOMAXPROCS)")
 	backend := fs.String("poller", "", "polling `backend` to use (default: the best available)")
+	reload := fs.String("reload", "", "Unix socket `path` for seamless reloads: take the listener over from the process serving it, then serve it for the next")
 	grace := fs.Duration("grace", 500*time.Millisecond, "how long SIGTERM or SIGINT lets open connections finish")
 	if p.Flags != nil {
 		p.Flags(fs)
@@ -85,10 +89,24 @@ func (p Program) Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		return 1
 	}
-	ln, err := p.Listen(l, *addr)
-	if err != nil {
-		l.Close()
-		return bad("-addr %s: %v", *addr, err)
+	var ln *evnet.Listener
+	var ctl *reloader
+	if *reload != "" {
+		ln, ctl, err = takeOver(l, *reload, p.Options())
+		if err != nil {
+			l.Close()
+			return bad("-reload %s: %v", *reload, err)
+		}
+	}
+	if ln == nil {
+		if ln, err = evnet.Listen(l, "tcp", *addr, p.Options()); err != nil {
+			l.Close()
+			return bad("-addr %s: %v", *addr, err)
+		}
+	}
+	if ctl != nil {
+		defer ctl.close()
+		go ctl.serve(l, ln, stderr)
 	}
 	stopOn(l, *grace)
 	fmt.Fprintf(stdout, "listening on %s\n", hostPort(ln.Addr()))
