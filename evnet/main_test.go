@@ -1,10 +1,17 @@
 package evnet
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-// No test may leave a goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// No test may leave a goroutine behind. The test binary doubles as the
+// echo client process of BenchmarkEchoCPU.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(echoClientEnv); spec != "" {
+		os.Exit(runEchoClient(spec))
+	}
+	goleak.VerifyTestMain(m)
+}
