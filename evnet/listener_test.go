@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/loop"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,7 +63,7 @@ func TestListenEcho(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	l, err := loop.New(loop.Config{Threads: 1})
+	l, err := loop.New(loop.Config{Threads: 1, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	defer l.Close()
 	h := &echoHandler{}
@@ -129,7 +130,7 @@ func TestAcceptSpreadsOverThreads(t *testing.T) {
 }
 
 func TestPickRestrictedMask(t *testing.T) {
-	l, err := loop.New(loop.Config{Threads: 4})
+	l, err := loop.New(loop.Config{Threads: 4, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	defer l.Close()
 	st := acquire(l)
@@ -193,7 +194,7 @@ func TestFileListener(t *testing.T) {
 
 func TestAdoptRejectsNonStream(t *testing.T) {
 	checkFDs(t)
-	l, err := loop.New(loop.Config{Threads: 1})
+	l, err := loop.New(loop.Config{Threads: 1, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	defer l.Close()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
