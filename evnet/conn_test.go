@@ -364,3 +364,52 @@ wait:
 	assert.GreaterOrEqual(t, time.Since(start), 140*time.Millisecond)
 	r.softStop(t)
 }
+
+// TestAsyncWriteRacesClose loops the window between a goroutine's
+// AsyncWrite and the connection closing on its thread, 2000 times: every
+// write returns nil until the close and ErrClosed after it, the handler
+// sees one OnClose, and the peer gets exactly the messages whose
+// AsyncWrite returned nil: a close writes out what was queued before it,
+// and nothing accepted is dropped.
+func TestAsyncWriteRacesClose(t *testing.T) {
+	checkFDs(t)
+	rec := newRecorder()
+	conns := make(chan *Conn, 1)
+	rec.open = func(c *Conn) { conns <- c }
+	rec.data = func(c *Conn, p []byte) { c.Close() }
+	r, ln := listenRec(t, 2, rec, Options{})
+	msg := []byte("0123456789abcdef")
+	const rounds = 2000
+	for i := range rounds {
+		nc := dialTest(t, ln)
+		c := <-conns
+		rec.next(t, "open")
+		writerDone := make(chan error, 1)
+		accepted := 0
+		go func() {
+			for range 1_000_000 {
+				if err := c.AsyncWrite(msg); err != nil {
+					writerDone <- err
+					return
+				}
+				accepted++
+			}
+			writerDone <- errors.New("AsyncWrite never saw the close")
+		}()
+		_, err := nc.Write([]byte("x")) // the server closes on this
+		require.NoError(t, err)
+		require.ErrorIs(t, <-writerDone, ErrClosed, "round %d", i)
+		assert.NoError(t, rec.next(t, "close").err)
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(nc)
+		require.NoError(t, err, "round %d", i)
+		require.Equal(t, accepted*len(msg), len(got), "round %d: accepted messages lost", i)
+		nc.Close()
+		select {
+		case e := <-rec.ev:
+			t.Fatalf("round %d: extra event %+v", i, e)
+		default:
+		}
+	}
+	r.softStop(t)
+}

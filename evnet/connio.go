@@ -271,6 +271,7 @@ func (c *Conn) CloseWrite() error {
 	if c.flags&(fShutW|fShutWPending) != 0 {
 		return nil
 	}
+	c.stopAsync()
 	if c.Buffered() > 0 || c.flags&(fConnecting) != 0 || c.flags&fStarted == 0 {
 		c.flags |= fShutWPending
 		return nil
@@ -300,6 +301,7 @@ func (c *Conn) Close() error {
 }
 
 func (c *Conn) closeWhenDrained(reason error) {
+	c.stopAsync()
 	if c.Buffered() == 0 || c.flags&fStarted == 0 {
 		c.closeNow(reason)
 		return
@@ -351,7 +353,10 @@ func (c *Conn) closeNow(reason error) {
 // timer goes, the counters drop and the handler is told.
 func (c *Conn) finish(reason error) {
 	c.flags |= fClosed
+	c.amu.Lock()
 	c.closed.Store(true)
+	c.async = nil
+	c.amu.Unlock()
 	if c.task != nil {
 		c.th.Unqueue(c.task)
 	}
@@ -363,13 +368,17 @@ func (c *Conn) finish(reason error) {
 }
 
 // AsyncWrite queues a copy of p for the connection and wakes its thread,
-// which writes it as Write would. It is safe from any goroutine; it
-// returns ErrClosed once the connection is closed.
+// which writes it as Write would. It is safe from any goroutine. It
+// returns ErrClosed once the connection is closed or its write side shut
+// (Close, CloseWrite, or an error); what it accepted before that is
+// written out by a Close or CloseWrite, and lost only with the
+// connection (Abort, an error, a timeout), which OnClose reports.
 func (c *Conn) AsyncWrite(p []byte) error {
+	c.amu.Lock()
 	if c.closed.Load() {
+		c.amu.Unlock()
 		return ErrClosed
 	}
-	c.amu.Lock()
 	c.async = append(c.async, p...)
 	wake := !c.asyncQueued
 	c.asyncQueued = true
@@ -382,6 +391,22 @@ func (c *Conn) AsyncWrite(p []byte) error {
 		tl.Wakeup(nil)
 	}
 	return nil
+}
+
+// stopAsync makes AsyncWrite refuse from now on and moves what it queued
+// into the output buffer, ahead of a Close or CloseWrite.
+func (c *Conn) stopAsync() {
+	c.amu.Lock()
+	c.closed.Store(true)
+	p := c.async
+	c.async = nil
+	c.amu.Unlock()
+	if len(p) > 0 {
+		c.buffer(p)
+		if c.flags&(fStarted|fConnecting) == fStarted {
+			c.th.FD().WantSend(c.fd)
+		}
+	}
 }
 
 // asyncFlush is a connection's tasklet: it writes what AsyncWrite queued.
