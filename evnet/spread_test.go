@@ -74,4 +74,3 @@ func spreadOnce(b *testing.B, scheme string, n int) float64 {
 	}
 	return float64(hi) / float64(lo)
 }
-
