@@ -1,4 +1,4 @@
-//go:build linux || freebsd || dragonfly || illumos || solaris
+//go:build linux || freebsd || dragonfly || illumos
 
 package evnet
 
