@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,17 +21,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := proctest.Build("echo")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m, "echo", &binary) }
 
 func start(t *testing.T, args ...string) *proctest.Proc { return proctest.Start(t, binary, args...) }
 

@@ -41,6 +41,20 @@ func Build(name string) (string, func(), error) {
 	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
+// Main is a whole TestMain for a program's process tests: it builds the
+// program into *bin, runs the tests, removes the binary and exits.
+func Main(m *testing.M, name string, bin *string) {
+	b, cleanup, err := Build(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = b
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
 // Buffer collects a process's standard error.
 type Buffer struct {
 	mu sync.Mutex
