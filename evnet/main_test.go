@@ -8,10 +8,14 @@ import (
 )
 
 // No test may leave a goroutine behind. The test binary doubles as the
-// echo client process of BenchmarkEchoCPU.
+// echo client process of BenchmarkEchoCPU and as the
+// server process of TestAcceptEMFILEStorm.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(echoClientEnv); spec != "" {
 		os.Exit(runEchoClient(spec))
+	}
+	if spec := os.Getenv(stormServerEnv); spec != "" {
+		os.Exit(runStormServer(spec))
 	}
 	goleak.VerifyTestMain(m)
 }
