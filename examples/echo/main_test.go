@@ -73,6 +73,7 @@ func TestSoftStopUnderLoad(t *testing.T) {
 		t.Run("poller="+name, func(t *testing.T) {
 			p := start(t, "-threads", "2", "-poller", name)
 			conns := dialAll(t, p.Addr, 300, 3)
+			p.RequireFDs(t, len(conns)) // one per connection, no more
 
 			p.Signal(t, syscall.SIGHUP)
 			var m []string

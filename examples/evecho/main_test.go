@@ -49,6 +49,7 @@ func TestClientsThenSoftStop(t *testing.T) {
 			}
 			wg.Wait()
 			require.NoError(t, errors.Join(errs...))
+			p.RequireFDs(t, len(conns)) // one per connection, no more
 			p.Signal(t, syscall.SIGUSR1)
 			require.Eventually(t, func() bool {
 				c, err := net.DialTimeout("tcp", p.Addr, time.Second)

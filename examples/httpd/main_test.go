@@ -64,6 +64,9 @@ func TestKeepAlive(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, i > 0, reused, "request %d", i)
 			}
+			p.RequireFDs(t, 1) // the keep-alive connection
+			tr.CloseIdleConnections()
+			p.RequireFDs(t, 0)
 		})
 	}
 }

@@ -121,6 +121,9 @@ func TestBothWaysWithHalfClose(t *testing.T) {
 				assert.Equal(t, int64(volume), got.n)
 				assert.Equal(t, sent.sum, got.sum, "sha256 of what went through")
 			}
+			c.Close()
+			b.Close()
+			p.RequireFDs(t, 0) // both sides of the proxied connection closed
 		})
 	}
 }
