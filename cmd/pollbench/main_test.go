@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evpoll/evpoll/internal/fdcount"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 // that first lowers the open-file limit to nofile.
 func runPollbench(t *testing.T, nofile int, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	fdcount.Check(t)
 	cmd := exec.Command(binary, args...)
 	if nofile > 0 {
 		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), binary}, args...)...)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evpoll/evpoll/internal/fdcount"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -34,11 +35,13 @@ func exitCode(err error) int {
 }
 
 // TestShortSoak runs the command as a process on every Linux backend for
-// a second: it must report, find nothing lost, leak no fd and exit 0.
+// a second: it must report, find nothing lost, leak no fd (its own count
+// at the end, and the test process's) and exit 0.
 func TestShortSoak(t *testing.T) {
 	bin := build(t)
 	for _, backend := range []string{"epoll", "poll", "select"} {
 		t.Run(backend, func(t *testing.T) {
+			fdcount.Check(t)
 			out, err := exec.Command(bin, "-poller", backend, "-fds", "400", "-duration", "1s", "-report", "300ms").CombinedOutput()
 			require.Equal(t, 0, exitCode(err), "exit status; output:\n%s", out)
 			s := string(out)

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evpoll/evpoll/internal/fdcount"
 	"github.com/evpoll/evpoll/poller"
 	"github.com/stretchr/testify/require"
 )
@@ -95,7 +96,7 @@ func Start(t *testing.T, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{Cmd: exec.Command(bin, args...), Stderr: &Buffer{}, exited: make(chan struct{})}
 	p.Cmd.Stderr = p.Stderr
-	checkFDs(t) // runs after the cleanup below has reaped the process
+	fdcount.Check(t) // runs after the cleanup below has reaped the process
 	out, err := p.Cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, p.Cmd.Start())
@@ -118,37 +119,27 @@ func Start(t *testing.T, bin string, args ...string) *Proc {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no listening line; stderr: %s", p.Stderr)
 	}
-	if hasProc {
+	if fdcount.HasProc {
 		p.fds = len(p.fdList(t))
 	}
 	return p
 }
 
-// hasProc reports whether /proc lists processes' fds (Linux); elsewhere
-// the test process counts its own in /dev/fd and RequireFDs checks
-// nothing.
-var hasProc = func() bool { _, err := os.Stat("/proc/self/fd"); return err == nil }()
-
-// selfFDs is the test process's fd directory.
-func selfFDs() string {
-	if hasProc {
-		return "/proc/self/fd"
-	}
-	return "/dev/fd"
-}
-
 // fdList lists the program's open fds with what they point to.
 func (p *Proc) fdList(t *testing.T) []string {
 	t.Helper()
-	return listFDs(t, fmt.Sprintf("/proc/%d/fd", p.Cmd.Process.Pid))
+	l, err := fdcount.Of(p.Cmd.Process.Pid)
+	require.NoError(t, err)
+	return l
 }
 
 // RequireFDs waits up to 3 s for the program to have exactly extra more
 // open fds than when it printed its address (one per connection the test
-// holds open, say), and fails the test with the list otherwise.
+// holds open, say), and fails the test with the list otherwise. Without
+// /proc (not Linux) it checks nothing.
 func (p *Proc) RequireFDs(t *testing.T, extra int) {
 	t.Helper()
-	if !hasProc {
+	if !fdcount.HasProc {
 		return
 	}
 	want := p.fds + extra
@@ -159,38 +150,6 @@ func (p *Proc) RequireFDs(t *testing.T, extra int) {
 		got = p.fdList(t)
 	}
 	require.Len(t, got, want, "the program's fds (%d at start, %d expected now): %v", p.fds, want, got)
-}
-
-// listFDs lists dir's entries (a /proc fd directory) as "n->target".
-func listFDs(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		l, _ := os.Readlink(filepath.Join(dir, e.Name()))
-		out = append(out, e.Name()+"->"+l)
-	}
-	return out
-}
-
-// checkFDs fails the test at cleanup if the test process has more open
-// fds than when it was called (after a grace period for closes still in
-// flight).
-func checkFDs(t *testing.T) {
-	t.Helper()
-	before := len(listFDs(t, selfFDs()))
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		now := listFDs(t, selfFDs())
-		for len(now) > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-			now = listFDs(t, selfFDs())
-		}
-		if len(now) > before {
-			t.Errorf("fd leak in the test process: %d open, %d before: %v", len(now), before, now)
-		}
-	})
 }
 
 // Signal sends sig to the process.
