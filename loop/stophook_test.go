@@ -8,7 +8,6 @@ import (
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 // Every hook runs once per thread, in registration order, on that
@@ -25,7 +24,7 @@ func TestStopHooksRunOnEveryThread(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls[th.ID()] = append(calls[th.ID()], name)
-			tids[th.ID()] = unix.Gettid()
+			tids[th.ID()] = osThreadID()
 		}
 	}
 	_, err = l.OnStop(hook("first"))
@@ -43,7 +42,7 @@ func TestStopHooksRunOnEveryThread(t *testing.T) {
 	for i := range 2 {
 		ran.Add(1)
 		tl := l.NewTasklet(func(_ *Tasklet, _ any, _ State) {
-			runTids[i].Store(int64(unix.Gettid()))
+			runTids[i].Store(int64(osThreadID()))
 			ran.Done()
 		}, nil, i)
 		tl.Wakeup(nil)
