@@ -50,13 +50,15 @@ func (ts *threadState) unlink(c *Conn) {
 	if !c.linked {
 		return
 	}
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		ts.live = c.next
+	prev, next := c.prev, c.next
+	switch {
+	case prev == nil:
+		ts.live = next
+	default:
+		prev.next = next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if next != nil {
+		next.prev = prev
 	}
 	c.prev, c.next, c.linked = nil, nil, false
 }
