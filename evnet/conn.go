@@ -70,6 +70,9 @@ type Conn struct {
 	err   error // dial failure to report, or reason of a deferred close
 	tcp   bool
 
+	prev, next *Conn // in the thread's list of started connections
+	linked     bool
+
 	sa     unix.Sockaddr // peer address as accepted or dialed
 	remote net.Addr
 

@@ -24,6 +24,7 @@ func (c *Conn) start() {
 		return
 	}
 	c.flags |= fStarted
+	c.ts.link(c)
 	c.th.Activity().Accepted.Add(1)
 	if c.flags&fConnecting != 0 {
 		fdt.WantSend(c.fd)
@@ -353,6 +354,7 @@ func (c *Conn) closeNow(reason error) {
 // timer goes, the counters drop and the handler is told.
 func (c *Conn) finish(reason error) {
 	c.flags |= fClosed
+	c.ts.unlink(c)
 	c.amu.Lock()
 	c.closed.Store(true)
 	c.async = nil

@@ -26,7 +26,11 @@ func Dial(l *loop.Loop, th *loop.Thread, network, addr string, timeout time.Dura
 	if err != nil {
 		return nil, err
 	}
-	st := acquire(l)
+	st, err := acquire(l)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	defer st.release() // the connection holds its own reference
 	var ts *threadState
 	if th == nil || th.Loop() != l {
@@ -48,6 +52,9 @@ func Dial(l *loop.Loop, th *loop.Thread, network, addr string, timeout time.Dura
 	default:
 		c.err = sysErr("dial "+network+" "+addr, "connect", err)
 	}
-	ts.handOff(c, nil)
+	if !ts.handOff(c, nil) {
+		c.discard()
+		return nil, ErrLoopStopped
+	}
 	return c, nil
 }

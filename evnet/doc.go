@@ -87,5 +87,9 @@
 // A listener and every open connection count as one job of the loop. On a
 // soft stop (loop.Loop.SoftStop) listeners close, so new connections are
 // refused, while open connections keep working until they close; the loop
-// ends when the last one has.
+// ends when the last one has. When the loop stops hard instead (or is
+// closed without running), its stop hook (loop.Loop.OnStop) closes on
+// each thread whatever is still open there: listeners, connections not
+// yet handed to their thread, and open connections, whose OnClose gets
+// [ErrLoopStopped]. Listen and Dial on a stopped loop fail with it.
 package evnet

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/evpoll/evpoll/loop"
 )
 
 // Errors reported by evnet. The timeout errors wrap os.ErrDeadlineExceeded.
@@ -16,6 +18,11 @@ var (
 	ErrNotListener = errors.New("evnet: not a stream socket")
 	// ErrNoHandler: a listener or dial was given no Handler.
 	ErrNoHandler = errors.New("evnet: nil handler")
+	// ErrLoopStopped: the loop stopped (a hard stop, or a soft stop
+	// ending with this still open) and closed the connection or
+	// listener, or it refused a new one after it stopped. It wraps
+	// loop.ErrStopped.
+	ErrLoopStopped = fmt.Errorf("evnet: closed by the loop's stop: %w", loop.ErrStopped)
 
 	// ErrReadTimeout: nothing arrived within the read timeout.
 	ErrReadTimeout = fmt.Errorf("evnet: read timeout: %w", os.ErrDeadlineExceeded)

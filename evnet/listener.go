@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -206,11 +207,21 @@ func serve(l *loop.Loop, fd int, opts Options) (*Listener, error) {
 		opts: opts, mask: mask, pauseMS: toMS(pause),
 	}
 	ln.task = l.NewTask(resumeAccept, ln, ln.th.Bit())
-	ln.st = acquire(l)
+	if ln.st, err = acquire(l); err != nil {
+		return nil, err
+	}
+	ts := ln.st.threads[opts.Thread]
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.stopped {
+		ln.st.release()
+		return nil, ErrLoopStopped
+	}
 	if err := l.Table().External().Insert(fd, ln, acceptIO, ln.th.Bit()); err != nil {
 		ln.st.release()
 		return nil, fmt.Errorf("evnet: listen: %w", err)
 	}
+	ts.lns = append(ts.lns, ln)
 	l.AddJobs(1)
 	l.HandleSignal(0, func(syscall.Signal, int) { ln.Close() })
 	l.Table().External().WantRecv(fd)
@@ -233,6 +244,12 @@ func (ln *Listener) Close() error {
 	}
 	err := ln.l.Table().External().Delete(ln.fd)
 	ln.task.Kill()
+	ts := ln.st.threads[ln.th.ID()]
+	ts.mu.Lock()
+	if i := slices.Index(ts.lns, ln); i >= 0 {
+		ts.lns = slices.Delete(ts.lns, i, i+1)
+	}
+	ts.mu.Unlock()
 	if ln.unlink != "" {
 		os.Remove(ln.unlink)
 	}
@@ -298,7 +315,9 @@ func acceptIO(fd int, owner any) {
 		if c.readTO > 0 {
 			c.readDL = ln.th.Now().Add(c.readTO)
 		}
-		ts.handOff(c, ln.th)
+		if !ts.handOff(c, ln.th) {
+			c.discard()
+		}
 	}
 }
 

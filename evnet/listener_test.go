@@ -133,7 +133,8 @@ func TestPickRestrictedMask(t *testing.T) {
 	l, err := loop.New(loop.Config{Threads: 4, Table: fdtable.New(1024)})
 	require.NoError(t, err)
 	defer l.Close()
-	st := acquire(l)
+	st, err := acquire(l)
+	require.NoError(t, err)
 	defer st.release()
 	var next uint32
 	seen := map[int]int{}

@@ -17,20 +17,26 @@ type netState struct {
 	l       *loop.Loop
 	users   atomic.Int64 // listeners and connections
 	threads []*threadState
+	unhook  func() // removes the loop stop hook
 }
 
 // threadState is one thread's share: its read buffer, its live
-// connection count and its accept queue, which other threads fill with
-// new connections and its own tasklet drains (HAProxy's per-thread accept
-// queue).
+// connection count and list, its listeners and its accept queue, which
+// other threads fill with new connections and its own tasklet drains
+// (HAProxy's per-thread accept queue).
 type threadState struct {
 	th    *loop.Thread
 	buf   []byte // allocated by the thread itself on first use
 	conns atomic.Int64
+	live  *Conn // started connections, linked through Conn.prev/next; thread only
 	mu    sync.Mutex
 	queue []*Conn
 	spare []*Conn
-	tl    *loop.Tasklet
+	lns   []*Listener // listeners accepting on this thread
+	// stopped is set under mu by the loop's stop hook: the thread runs no
+	// more, so nothing may be queued for it.
+	stopped bool
+	tl      *loop.Tasklet
 }
 
 var (
@@ -38,9 +44,10 @@ var (
 	states   = map[*loop.Loop]*netState{}
 )
 
-// acquire returns l's state, creating it if needed, and counts one more
-// user of it.
-func acquire(l *loop.Loop) *netState {
+// acquire returns l's state, creating it (with its loop stop hook) if
+// needed, and counts one more user of it. It fails with ErrLoopStopped
+// once l has stopped.
+func acquire(l *loop.Loop) (*netState, error) {
 	statesMu.Lock()
 	defer statesMu.Unlock()
 	st := states[l]
@@ -51,13 +58,19 @@ func acquire(l *loop.Loop) *netState {
 			ts.tl = l.NewTasklet(takeConns, ts, th.ID())
 			st.threads = append(st.threads, ts)
 		}
+		unhook, err := l.OnStop(st.stopThread)
+		if err != nil {
+			return nil, ErrLoopStopped
+		}
+		st.unhook = unhook
 		states[l] = st
 	}
 	st.users.Add(1)
-	return st
+	return st, nil
 }
 
-// release counts one user less of st and forgets st after the last.
+// release counts one user less of st and, after the last, forgets st and
+// removes its stop hook.
 func (st *netState) release() {
 	if st.users.Add(-1) != 0 {
 		return
@@ -66,17 +79,24 @@ func (st *netState) release() {
 	defer statesMu.Unlock()
 	if st.users.Load() == 0 && states[st.l] == st {
 		delete(states, st.l)
+		st.unhook()
 	}
 }
 
 // handOff queues c for its thread, which inserts it into the fd table
 // from its accept-queue tasklet. from is the calling loop thread, nil
-// outside the loop.
-func (ts *threadState) handOff(c *Conn, from *loop.Thread) {
+// outside the loop. It returns false, queueing nothing, once the loop's
+// stop hook has run for that thread.
+func (ts *threadState) handOff(c *Conn, from *loop.Thread) bool {
 	ts.mu.Lock()
+	if ts.stopped {
+		ts.mu.Unlock()
+		return false
+	}
 	ts.queue = append(ts.queue, c)
 	ts.mu.Unlock()
 	ts.tl.Wakeup(from)
+	return true
 }
 
 // takeConns is a thread's accept-queue tasklet.

@@ -40,8 +40,11 @@
 // to do so wakes the others), and once every thread is in the mask and
 // [Loop.Jobs] minus [Loop.UnstoppableJobs] is 0, all threads leave
 // together. [Loop.Kill] twice, or [Loop.Stop], makes every thread leave at
-// its next iteration whatever the jobs; Run then releases the pollers, the
-// wake-up fds and the signal handling before it returns.
+// its next iteration whatever the jobs. However the threads leave, once
+// all of them have, each calls the stop hooks registered with
+// [Loop.OnStop] (a connection layer closes the sockets it still has
+// there, so that a hard stop leaks no fd); Run then releases the
+// pollers, the wake-up fds and the signal handling before it returns.
 //
 // # Writing a server
 //

@@ -81,7 +81,8 @@ type Loop struct {
 	gwq     heap4
 	gwqLen  atomic.Int32
 
-	sig signals
+	sig   signals
+	stops stopHooks
 
 	state atomic.Int32 // 0 new, 1 running, 2 done
 	done  chan struct{}
@@ -280,7 +281,8 @@ func (l *Loop) hardStop() {
 }
 
 // Run runs the threads, each a goroutine locked to its OS thread, until
-// they leave (soft stop complete, or hard stop), then releases the pollers,
+// they leave (soft stop complete, or hard stop), then runs the stop hooks
+// on every thread (see OnStop) and releases the pollers,
 // the wake-up fds, the signal handling and the table's thread handles. It
 // returns the first poller error, which also hard-stops the other threads.
 func (l *Loop) Run() error {
@@ -291,7 +293,8 @@ func (l *Loop) Run() error {
 	defer l.state.Store(2)
 	l.sig.start(l)
 	errs := make([]error, len(l.threads))
-	var wg sync.WaitGroup
+	var wg, left sync.WaitGroup
+	left.Add(len(l.threads))
 	for i, th := range l.threads {
 		wg.Add(1)
 		go func() {
@@ -302,6 +305,11 @@ func (l *Loop) Run() error {
 				errs[i] = fmt.Errorf("loop: thread %d: %w", i, err)
 				l.hardStop()
 			}
+			// The stop hooks run once no thread runs its loop any more,
+			// so that none can hand this thread new work behind them.
+			left.Done()
+			left.Wait()
+			th.runStopHooks()
 		}()
 	}
 	wg.Wait()
@@ -309,10 +317,14 @@ func (l *Loop) Run() error {
 	return errors.Join(errs...)
 }
 
-// Close releases a loop that was never Run. It is a no-op after Run.
+// Close releases a loop that was never Run, after calling its stop hooks
+// (see OnStop) for each thread. It is a no-op after Run.
 func (l *Loop) Close() error {
 	if !l.state.CompareAndSwap(0, 2) {
 		return nil
+	}
+	for _, th := range l.threads {
+		th.runStopHooks()
 	}
 	l.release()
 	close(l.done)
