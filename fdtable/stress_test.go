@@ -209,15 +209,23 @@ func TestConcurrentEventsAndTakeover(t *testing.T) {
 	}, 0xf); err != nil {
 		t.Fatal(err)
 	}
+	// Run for 200 ms, and on past it (up to 10 s) until a takeover has
+	// succeeded: on a loaded machine every attempt can find the iocb
+	// running for the whole 200 ms.
 	deadline := time.Now().Add(200 * time.Millisecond)
+	hardDeadline := time.Now().Add(10 * time.Second)
 	var wg sync.WaitGroup
 	var takeovers, busy atomic.Int64
+	running := func() bool {
+		now := time.Now()
+		return now.Before(deadline) || (takeovers.Load() == 0 && now.Before(hardDeadline))
+	}
 	for n, th := range ths {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(n), 3))
-			for time.Now().Before(deadline) {
+			for running() {
 				switch r.IntN(4) {
 				case 0:
 					err := th.Takeover(fd, tab.Gen(fd))
