@@ -63,7 +63,6 @@ func TestHotPathAllocs(t *testing.T) {
 		{"CantRecv", func() { th.CantRecv(fd); th.MayRecv(fd) }},
 		{"CantSend", func() { th.CantSend(fd); th.MaySend(fd) }},
 		{"MayRecv", func() { th.MayRecv(fd) }},
-		{"CondDone", func() { th.CondRecv(fd); th.CondSend(fd); th.DoneRecv(fd) }},
 		{"UpdateEventsActive", func() {
 			th.WantRecv(fd)
 			th.UpdateEvents(fd, fdtable.ReadyR)
@@ -123,8 +122,6 @@ func BenchmarkState(b *testing.B) {
 		{"stop_both", func() { th.StopBoth(fd) }},
 		{"cant_recv", func() { th.CantRecv(fd); th.MayRecv(fd) }},
 		{"may_recv", func() { th.MayRecv(fd) }},
-		{"cond_recv", func() { th.CondRecv(fd) }},
-		{"done_recv", func() { th.DoneRecv(fd) }},
 		{"recv_active", func() { h.tab.RecvActive(fd) }},
 	}
 	for _, op := range ops {

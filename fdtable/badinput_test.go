@@ -66,10 +66,6 @@ func TestBadFD(t *testing.T) {
 					"CantSend":  func() error { return th.CantSend(fd) },
 					"MayRecv":   func() error { return th.MayRecv(fd) },
 					"MaySend":   func() error { return th.MaySend(fd) },
-					"MayBoth":   func() error { return th.MayBoth(fd) },
-					"CondRecv":  func() error { return th.CondRecv(fd) },
-					"CondSend":  func() error { return th.CondSend(fd) },
-					"DoneRecv":  func() error { return th.DoneRecv(fd) },
 					"Takeover":  func() error { return th.Takeover(fd, tab.Gen(fd)) },
 					"SetLinger": func() error { return tab.SetLingerRisk(fd) },
 				}
@@ -77,7 +73,7 @@ func TestBadFD(t *testing.T) {
 					err := op()
 					want := tc.want
 					if name == "Takeover" && th.Bit() == 0 {
-						want = fdtable.ErrNoThread
+						want = fdtable.ErrBadThread
 					}
 					if !errors.Is(err, want) {
 						t.Errorf("thread %d %s(%d) = %v, want %v", th.ID(), name, fd, err, want)
@@ -167,8 +163,8 @@ func TestBadThreadArgs(t *testing.T) {
 	if _, err := tab.NewThread(63); !errors.Is(err, fdtable.ErrBadThread) {
 		t.Errorf("second NewThread(63) = %v, want ErrBadThread", err)
 	}
-	if err := th.Insert(3, nil, nil, 0); !errors.Is(err, fdtable.ErrNoThread) {
-		t.Errorf("Insert with empty mask = %v, want ErrNoThread", err)
+	if err := th.Insert(3, nil, nil, 0); !errors.Is(err, fdtable.ErrBadThread) {
+		t.Errorf("Insert with empty mask = %v, want ErrBadThread", err)
 	}
 	if tab.IsOpen(3) || tab.Used() != 0 {
 		t.Error("failed Insert left the fd open")

@@ -25,7 +25,7 @@
 // # Concurrency contract
 //
 // Safe from any goroutine: Insert, Delete, Remove and Takeover (through any
-// Thread, including [Table.External]), the want/stop/cant/may/cond/done
+// Thread, including [Table.External]), the want/stop/cant/may
 // operations on fds shared by several threads or owned by another one
 // (through [Table.External]: their changes go to the shared list), and
 // every read-only accessor of [Table]. A Thread with an id belongs to its
@@ -73,10 +73,6 @@
 //     lock-free list can make a walker restart), and a
 //     drain takes off any listed entry nobody has to acknowledge any more
 //     (HAProxy leaves such entries until the fd's next update);
-//   - [Table.Used] counts the fds in the table: Remove decrements it like
-//     Delete (HAProxy's ha_used_fds counts open descriptors and is left
-//     unchanged by fd_remove, so it drifts when a removed fd is inserted
-//     again);
 //   - Remove does not apply SO_LINGER to the fd it leaves open, and an iocb
 //     that deletes or removes its own fd gets no lazy-stop update queued
 //     for it;

@@ -314,8 +314,8 @@ func TestTakeover(t *testing.T) {
 	})
 	t.Run("external", func(t *testing.T) {
 		e := newEnv(t, 0x1)
-		if err := e.ext.Takeover(e.fd, e.tab.Gen(e.fd)); !errors.Is(err, fdtable.ErrNoThread) {
-			t.Errorf("external Takeover: %v, want ErrNoThread", err)
+		if err := e.ext.Takeover(e.fd, e.tab.Gen(e.fd)); !errors.Is(err, fdtable.ErrBadThread) {
+			t.Errorf("external Takeover: %v, want ErrBadThread", err)
 		}
 	})
 	t.Run("busy_while_running_elsewhere", func(t *testing.T) {

@@ -244,3 +244,33 @@ func (t *Table) AppendPolledBy(dst []int, tid int) []int {
 	})
 	return dst
 }
+
+// DefaultMaxFDs is the cap on a table sized from RLIMIT_NOFILE.
+const DefaultMaxFDs = defaultMaxFDs
+
+// Owner returns fd's owner, or nil.
+func (t *Table) Owner(fd int) any {
+	e := t.open(fd)
+	if e == nil {
+		return nil
+	}
+	return e.owner
+}
+
+// Used returns the number of fds in the table (inserted and not yet
+// deleted or removed).
+func (t *Table) Used() int {
+	n := 0
+	for i := range t.chunks {
+		c := t.chunks[i].Load()
+		if c == nil {
+			continue
+		}
+		for j := range c {
+			if c[j].flags.Load()&fOpen != 0 {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -80,7 +80,6 @@ func errClass(err error) string {
 		{"ErrBadFD", fdtable.ErrBadFD},
 		{"ErrNotOpen", fdtable.ErrNotOpen},
 		{"ErrInUse", fdtable.ErrInUse},
-		{"ErrNoThread", fdtable.ErrNoThread},
 		{"ErrBadThread", fdtable.ErrBadThread},
 		{"ErrBusy", fdtable.ErrBusy},
 		{"ErrChanged", fdtable.ErrChanged},

@@ -26,7 +26,7 @@ func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error 
 		return t.fdErr("insert", fd)
 	}
 	if threadMask == 0 {
-		return fmt.Errorf("fdtable: insert fd %d: %w", fd, ErrNoThread)
+		return fmt.Errorf("fdtable: insert fd %d: empty thread mask: %w", fd, ErrBadThread)
 	}
 	e := t.alloc(fd)
 	if e.flags.Load() != 0 {
@@ -48,7 +48,6 @@ func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error 
 	e.state.Store(uint32(ReadyRW))
 	e.flags.Store(fOpen)
 	e.unlock()
-	t.used.Add(1)
 	return nil
 }
 
@@ -124,7 +123,6 @@ func (th *Thread) release(fd int, keepOpen bool) error {
 		e.flags.Store(0)
 	}
 	e.unlock()
-	t.used.Add(-1)
 	if deferred {
 		// The runners may all have left between the check and the
 		// store: then nobody else will close it.
@@ -151,7 +149,7 @@ func (th *Thread) release(fd int, keepOpen bool) error {
 func (th *Thread) Takeover(fd int, gen uint32) error {
 	t := th.t
 	if th.bit == 0 {
-		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrNoThread)
+		return fmt.Errorf("fdtable: takeover fd %d: external handle has no thread: %w", fd, ErrBadThread)
 	}
 	e := t.open(fd)
 	if e == nil {
@@ -187,7 +185,7 @@ func (th *Thread) Takeover(fd int, gen uint32) error {
 // share.
 func (th *Thread) Attach(h CloseHook) error {
 	if th.bit == 0 {
-		return fmt.Errorf("fdtable: attach: %w", ErrNoThread)
+		return fmt.Errorf("fdtable: attach: external handle has no thread: %w", ErrBadThread)
 	}
 	if h == nil {
 		return fmt.Errorf("fdtable: attach: nil close hook")

@@ -160,20 +160,6 @@ func (m *model) stateOp(tid int, op string, fd int) string {
 		f.state |= rR
 	case "MaySend":
 		f.state |= rW
-	case "MayBoth":
-		f.state |= rR | rW
-	case "CondRecv":
-		if f.state&(aR|rR) == 0 {
-			f.state |= rR
-		}
-	case "CondSend":
-		if f.state&(aW|rW) == 0 {
-			f.state |= rW
-		}
-	case "DoneRecv":
-		if f.state&(aR|rR) == aR|rR {
-			f.state &^= rR
-		}
 	default:
 		panic(op)
 	}
@@ -183,7 +169,7 @@ func (m *model) stateOp(tid int, op string, fd int) string {
 // §4.7
 func (m *model) insert(fd int, mask uint64, act int) string {
 	if mask == 0 {
-		return "ErrNoThread"
+		return "ErrBadThread"
 	}
 	m.chunks[fd/fdtable.ChunkEntries] = true
 	f := m.fds[fd]
@@ -331,7 +317,7 @@ func (m *model) drain(tid int, perThread bool) (updated []int, dropped int) {
 
 func (m *model) takeover(tid, fd int, gen uint32) string {
 	if tid < 0 {
-		return "ErrNoThread"
+		return "ErrBadThread"
 	}
 	f := m.fds[fd]
 	if !f.open {
@@ -493,8 +479,7 @@ func TestModel(t *testing.T) {
 					"WantRecv": th.WantRecv, "WantSend": th.WantSend,
 					"StopRecv": th.StopRecv, "StopSend": th.StopSend, "StopBoth": th.StopBoth,
 					"CantRecv": th.CantRecv, "CantSend": th.CantSend,
-					"MayRecv": th.MayRecv, "MaySend": th.MaySend, "MayBoth": th.MayBoth,
-					"CondRecv": th.CondRecv, "CondSend": th.CondSend, "DoneRecv": th.DoneRecv,
+					"MayRecv": th.MayRecv, "MaySend": th.MaySend,
 				}
 				got := errClass(ops[name](fd))
 				if want := m.stateOp(tid, name, fd); got != want {
@@ -550,7 +535,7 @@ func TestModel(t *testing.T) {
 			"b_WantSend": stateOp(rapid.Just("WantSend")),
 			"f_Stop":     stateOp(rapid.SampledFrom([]string{"StopRecv", "StopSend", "StopBoth"})),
 			"h_Readiness": stateOp(rapid.SampledFrom([]string{
-				"CantRecv", "CantSend", "MayRecv", "MaySend", "MayBoth", "CondRecv", "CondSend", "DoneRecv",
+				"CantRecv", "CantSend", "MayRecv", "MaySend",
 			})),
 			"c_UpdateEvents": func(rt *rapid.T) {
 				tid, th := pickThread(rt)

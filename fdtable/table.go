@@ -16,8 +16,8 @@ import (
 // 64-bit thread mask.
 const MaxThreads = 64
 
-// DefaultMaxFDs caps the default table size taken from RLIMIT_NOFILE.
-const DefaultMaxFDs = 1 << 20
+// defaultMaxFDs caps the default table size taken from RLIMIT_NOFILE.
+const defaultMaxFDs = 1 << 20
 
 // Errors returned by the table. They are wrapped with the operation and the
 // fd number; test for them with [errors.Is].
@@ -25,8 +25,7 @@ var (
 	ErrBadFD     = errors.New("fd out of range")
 	ErrNotOpen   = errors.New("fd not in table")
 	ErrInUse     = errors.New("fd already in table")
-	ErrNoThread  = errors.New("empty thread mask")
-	ErrBadThread = errors.New("thread id out of range or in use")
+	ErrBadThread = errors.New("bad thread")
 	ErrBusy      = errors.New("fd running on another thread")
 	ErrChanged   = errors.New("fd generation changed")
 )
@@ -43,7 +42,6 @@ type Table struct {
 	chunks []atomic.Pointer[chunk]
 
 	threads atomic.Uint64 // all_threads_mask
-	used    atomic.Int64
 
 	hooks [MaxThreads]atomic.Pointer[hookBox]
 	wake  atomic.Pointer[func(mask uint64)]
@@ -57,7 +55,7 @@ type Table struct {
 type hookBox struct{ h CloseHook }
 
 // New returns a table for fds 0..maxFDs-1. maxFDs <= 0 means the soft
-// RLIMIT_NOFILE, capped at [DefaultMaxFDs]; sizes above the largest fd
+// RLIMIT_NOFILE, capped at 2^20 (1,048,576) entries; sizes above the largest fd
 // number (a C int) are reduced to it. Memory is allocated in chunks of
 // 1024 entries as fds are inserted.
 func New(maxFDs int) *Table {
@@ -66,12 +64,12 @@ func New(maxFDs int) *Table {
 		maxFDs = math.MaxInt32
 	}
 	if maxFDs <= 0 {
-		maxFDs = DefaultMaxFDs
+		maxFDs = defaultMaxFDs
 		var rl unix.Rlimit
 		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil {
 			// Cur is int64 on some BSDs (RLIM_INFINITY is then -1,
 			// which converts to a huge value and keeps the cap).
-			if cur := uint64(rl.Cur); cur > 0 && cur < uint64(DefaultMaxFDs) {
+			if cur := uint64(rl.Cur); cur > 0 && cur < uint64(defaultMaxFDs) {
 				maxFDs = int(cur)
 			}
 		}
@@ -88,9 +86,6 @@ func New(maxFDs int) *Table {
 
 // MaxFDs returns the table's size: valid fds are 0..MaxFDs()-1.
 func (t *Table) MaxFDs() int { return t.max }
-
-// Used returns the number of fds inserted and not yet deleted or removed.
-func (t *Table) Used() int { return int(t.used.Load()) }
 
 // Threads returns the mask of threads created with [Table.NewThread].
 func (t *Table) Threads() uint64 { return t.threads.Load() }
@@ -215,16 +210,6 @@ func (t *Table) Info(fd int) Info {
 		PolledRecv: e.pollRecv.Load(),
 		PolledSend: e.pollSend.Load(),
 	}
-}
-
-// Owner returns fd's owner, or nil. It is safe from fd's iocb or from the
-// thread that inserted it; other goroutines must synchronise with Delete.
-func (t *Table) Owner(fd int) any {
-	e := t.open(fd)
-	if e == nil {
-		return nil
-	}
-	return e.owner
 }
 
 // State returns fd's FD_EV_* state (0 if out of range or never used).

@@ -24,13 +24,13 @@ type Thread struct {
 // [Thread.Close].
 func (t *Table) NewThread(id int) (*Thread, error) {
 	if id < 0 || id >= MaxThreads {
-		return nil, fmt.Errorf("fdtable: new thread %d: %w", id, ErrBadThread)
+		return nil, fmt.Errorf("fdtable: new thread %d: id out of range: %w", id, ErrBadThread)
 	}
 	bit := uint64(1) << id
 	for {
 		m := t.threads.Load()
 		if m&bit != 0 {
-			return nil, fmt.Errorf("fdtable: new thread %d: %w", id, ErrBadThread)
+			return nil, fmt.Errorf("fdtable: new thread %d: id in use: %w", id, ErrBadThread)
 		}
 		if t.threads.CompareAndSwap(m, m|bit) {
 			break
@@ -177,46 +177,3 @@ func (th *Thread) MayRecv(fd int) error { _, _, err := th.set("may recv", fd, Re
 
 // MaySend sets READY_W.
 func (th *Thread) MaySend(fd int) error { _, _, err := th.set("may send", fd, ReadyW); return err }
-
-// MayBoth sets READY_R and READY_W.
-func (th *Thread) MayBoth(fd int) error { _, _, err := th.set("may both", fd, ReadyRW); return err }
-
-// CondRecv sets READY_R only if neither ACTIVE_R nor READY_R is set.
-func (th *Thread) CondRecv(fd int) error { return th.cond("cond recv", fd, ActiveR, ReadyR) }
-
-// CondSend sets READY_W only if neither ACTIVE_W nor READY_W is set.
-func (th *Thread) CondSend(fd int) error { return th.cond("cond send", fd, ActiveW, ReadyW) }
-
-func (th *Thread) cond(op string, fd int, active, ready State) error {
-	e := th.t.open(fd)
-	if e == nil {
-		return th.t.fdErr(op, fd)
-	}
-	for {
-		old := e.state.Load()
-		if old&uint32(active|ready) != 0 {
-			return nil
-		}
-		if e.state.CompareAndSwap(old, old|uint32(ready)) {
-			return nil
-		}
-	}
-}
-
-// DoneRecv clears READY_R only if both ACTIVE_R and READY_R are set (after
-// a short read).
-func (th *Thread) DoneRecv(fd int) error {
-	e := th.t.open(fd)
-	if e == nil {
-		return th.t.fdErr("done recv", fd)
-	}
-	for {
-		old := e.state.Load()
-		if old&uint32(ActiveR|ReadyR) != uint32(ActiveR|ReadyR) {
-			return nil
-		}
-		if e.state.CompareAndSwap(old, old&^uint32(ReadyR)) {
-			return nil
-		}
-	}
-}
