@@ -40,8 +40,8 @@
 // A backend is a package with a constructor and a registration record:
 //
 //   - New(ctx *poller.Context) builds one thread's instance. It calls
-//     ctx.Thread.Attach(p), which makes the instance the thread's close
-//     hook and queues every fd the thread already owns and wants, so a
+//     ctx.Thread.Attach(p), which makes the instance the one whose
+//     Closing the table calls for this thread, and queues every fd the thread already owns and wants, so a
 //     late or re-created instance serves them.
 //   - Poll drains the update lists with ctx.Thread.DrainUpdates, passing an
 //     [fdtable.Updater] whose UpdateFD(u) computes the registration from
@@ -57,7 +57,7 @@
 //     is set (or queues the removal for the next cycle); it runs on any
 //     goroutine.
 //   - Fork re-creates kernel objects; Close releases them and calls
-//     ctx.Thread.Detach.
+//     the detach function Attach returned.
 //   - The package registers the record from init with poller.Register and
 //     passes this suite: see the example of Run, which registers a
 //     third-party backend and runs the suite on it.

@@ -23,12 +23,13 @@ const (
 // naive is a deliberately simple poll(2) backend: a map of registrations
 // under a mutex, rebuilt into a pollfd array every cycle.
 type naive struct {
-	ctx  *poller.Context
-	f    naiveFault
-	mu   sync.Mutex
-	regs map[int]naiveReg
-	pfds []unix.PollFd
-	gens []uint32
+	ctx    *poller.Context
+	detach func() bool
+	f      naiveFault
+	mu     sync.Mutex
+	regs   map[int]naiveReg
+	pfds   []unix.PollFd
+	gens   []uint32
 }
 
 type naiveReg struct {
@@ -43,7 +44,9 @@ func naiveBackend(f naiveFault) poller.Backend {
 		Preference: 1,
 		New: func(ctx *poller.Context) (poller.Poller, error) {
 			n := &naive{ctx: ctx, f: f, regs: map[int]naiveReg{}}
-			return n, ctx.Thread.Attach(n)
+			detach, err := ctx.Thread.Attach(n)
+			n.detach = detach
+			return n, err
 		},
 	}
 }
@@ -141,7 +144,7 @@ func (n *naive) Closing(fd int, _ uint32, _ bool) {
 func (n *naive) Fork() error         { return nil }
 func (n *naive) Flags() poller.Flags { return 0 }
 func (n *naive) Close() error {
-	n.ctx.Thread.Detach(n)
+	n.detach()
 	n.mu.Lock()
 	clear(n.regs)
 	n.mu.Unlock()

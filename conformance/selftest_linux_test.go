@@ -104,6 +104,8 @@ type broken struct {
 	leak int
 	fds  []int
 	err  error
+	// detach undoes the wrapper's Thread.Attach.
+	detach func() bool
 }
 
 func brokenBackend(f fault) poller.Backend {
@@ -119,7 +121,7 @@ func brokenBackend(f fault) poller.Backend {
 			w.leak, _ = unix.Dup(p.FD())
 		}
 		// The table must call the wrapper's close hook, not the inner one.
-		ctx.Thread.Attach(w)
+		w.detach, _ = ctx.Thread.Attach(w)
 		if f == dropsRequeued {
 			ctx.Thread.DrainUpdates(nopUpdater{}, true)
 		}
@@ -128,18 +130,16 @@ func brokenBackend(f fault) poller.Backend {
 	return b
 }
 
-type nopHook struct{}
-
-func (nopHook) Closing(int, uint32, bool) {}
-
 type nopUpdater struct{}
 
-func (nopUpdater) UpdateFD(fdtable.Update) {}
+func (nopUpdater) UpdateFD(fdtable.Update)   {}
+func (nopUpdater) Closing(int, uint32, bool) {}
 
 // collector gathers the updates a drain hands out.
 type collector struct{ ups []fdtable.Update }
 
 func (c *collector) UpdateFD(u fdtable.Update) { c.ups = append(c.ups, u) }
+func (*collector) Closing(int, uint32, bool)   {}
 
 func (w *broken) Closing(fd int, gen uint32, deregister bool) {
 	switch w.f {
@@ -177,11 +177,12 @@ func (w *broken) Close() error {
 	if w.f == clobbersOnTerm {
 		// Take the thread's hook and polled bits, whoever owns them.
 		var c collector
-		w.ctx.Thread.Attach(nopHook{})
-		w.ctx.Thread.Detach(nopHook{})
+		if detach, err := w.ctx.Thread.Attach(nopUpdater{}); err == nil {
+			detach()
+		}
 		w.ctx.Thread.DrainUpdates(&c, true)
 	}
-	w.ctx.Thread.Detach(w)
+	w.detach()
 	return err
 }
 
@@ -288,12 +289,17 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 // third-party backend without introspection or counters would look.
 type minimal struct {
 	poller.Poller
-	ctx *poller.Context
+	ctx    *poller.Context
+	detach func() bool
 }
+
+// UpdateFD forwards to the wrapped backend: the table calls the attached
+// instance.
+func (m *minimal) UpdateFD(u fdtable.Update) { m.Poller.(fdtable.Updater).UpdateFD(u) }
 
 func (m *minimal) Close() error {
 	err := m.Poller.Close()
-	m.ctx.Thread.Detach(m)
+	m.detach()
 	return err
 }
 
@@ -308,8 +314,8 @@ func TestMinimalBackendPassesOrSkipsByName(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		m := &minimal{p, ctx}
-		ctx.Thread.Attach(m)
+		m := &minimal{Poller: p, ctx: ctx}
+		m.detach, _ = ctx.Thread.Attach(m)
 		return m, nil
 	}
 	skipped := 0

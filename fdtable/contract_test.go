@@ -15,6 +15,7 @@ import (
 type funcUpdater func(fdtable.Update)
 
 func (f funcUpdater) UpdateFD(u fdtable.Update) { f(u) }
+func (funcUpdater) Closing(int, uint32, bool)   {}
 
 // TestDispatchRechecksGenerationWhenRunning: the fd is removed and
 // inserted again for a new owner between Dispatch's first checks and the
@@ -145,7 +146,8 @@ func TestAttachRequeuesWantedFDs(t *testing.T) {
 	th1, err := tab.NewThread(1)
 	require.NoError(t, err)
 	tab.SetPolled(mine.FD, 1, true, true) // left by a previous instance
-	require.NoError(t, th1.Attach(hookRec{tid: 1, tab: tab, calls: new([]hookCall)}))
+	_, err = th1.Attach(hookRec{tid: 1, tab: tab, calls: new([]hookCall)})
+	require.NoError(t, err)
 	r, s := tab.Polled(mine.FD)
 	assert.Zero(t, r|s, "polled bits of the previous instance")
 	var got []int
@@ -180,19 +182,22 @@ func TestDetachLeavesReplacement(t *testing.T) {
 	oldCalls, newCalls := new([]hookCall), new([]hookCall)
 	oldHook := &hookRec{tid: 0, tab: tab, calls: oldCalls}
 	newHook := &hookRec{tid: 0, tab: tab, calls: newCalls}
-	require.NoError(t, ths[0].Attach(oldHook))
-	require.NoError(t, ths[0].Attach(newHook))
+	detachOld, err := ths[0].Attach(oldHook)
+	require.NoError(t, err)
+	detachNew, err := ths[0].Attach(newHook)
+	require.NoError(t, err)
 	sp := socketPair(t)
 	require.NoError(t, ths[0].Insert(sp.FD, nil, nil, 0x1))
 	tab.SetPolled(sp.FD, 0, true, false)
 
-	assert.False(t, ths[0].Detach(oldHook), "old instance detached the new one")
+	assert.False(t, detachOld(), "old instance detached the new one")
 	r, _ := tab.Polled(sp.FD)
 	assert.Equal(t, uint64(1), r, "new instance's polled bit")
 	require.NoError(t, ths[0].Remove(sp.FD))
 	assert.Empty(t, *oldCalls, "old hook called")
 	assert.Len(t, *newCalls, 1, "new hook calls")
-	assert.True(t, ths[0].Detach(newHook))
+	assert.True(t, detachNew())
+	assert.False(t, detachNew(), "second detach")
 }
 
 // TestDispatchErrorQueuesNoRetry: an error event for an fd the poller

@@ -34,7 +34,7 @@
 //
 // What each guarantees once it returns:
 //   - after Delete or Remove of an fd, no iocb of that generation starts;
-//     every poller that watched it was told through its close hook; no
+//     every poller that watched it was told through its Closing method; no
 //     poller registers that generation again (DrainUpdates hands out open
 //     fds only, with the fd locked, and Delete and Remove take the same
 //     lock); whatever the kernel still reports for it is dropped by
@@ -58,7 +58,7 @@
 //   - every Insert bumps a per-fd generation ([Info].Gen); backends tag
 //     kernel registrations with it so that an event for a previous user of
 //     the same fd number is dropped, never delivered;
-//   - [Thread.Remove] deregisters the still-open fd through the close hooks
+//   - [Thread.Remove] deregisters the still-open fd through the attached instances' Closing
 //     (HAProxy 2.2's fd_remove leaves it registered);
 //   - "SHUT_W reported while active for write is an error" tests the state,
 //     as intended, not the event byte (HAProxy 2.2 tests the event byte,

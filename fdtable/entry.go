@@ -34,19 +34,6 @@ const (
 // [Thread.Dispatch] with the fd and the owner given to [Thread.Insert].
 type IOCB func(fd int, owner any)
 
-// CloseHook is implemented by a poller instance that must forget an fd
-// before it is closed or removed (HAProxy's clo). gen is the generation
-// being released. deregister is true when closing the fd will not remove
-// a kernel registration by itself: the fd stays open ([Thread.Remove]), or
-// its open file is shared with another process (cloned by fork); the
-// instance must then remove it explicitly. The hook runs on the goroutine
-// that called Delete or Remove, with the fd locked against updates (see
-// [Thread.DrainUpdates]), so it must not call back into the table for that
-// fd.
-type CloseHook interface {
-	Closing(fd int, gen uint32, deregister bool)
-}
-
 // entry is one fd's slot.
 //
 // Locking: excl is a per-fd spin lock held by Insert, Delete, Remove and

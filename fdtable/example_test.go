@@ -14,6 +14,9 @@ func (p printer) UpdateFD(up fdtable.Update) {
 	fmt.Printf("update fd %d: state %v\n", fd, p.tab.State(fd))
 }
 
+// Closing is called when an fd is deleted; a real backend forgets it.
+func (printer) Closing(fd int, _ uint32, _ bool) {}
+
 // A thread inserts an fd it owns alone, asks to receive, and its backend
 // picks the change up from the thread's local update list. Then the kernel
 // reports the fd readable and the iocb runs.

@@ -113,10 +113,11 @@ func (t *Table) ClearPolled(fd int) {
 	e.pollSend.Store(0)
 }
 
-// SetCloseHook installs the close hook of thread tid's poller (nil removes
-// it). [Table.Delete] and [Table.Remove] call the hook of every thread whose
-// bit is in the fd's polled masks before the fd is released.
-func (t *Table) SetCloseHook(tid int, h CloseHook) error {
+// SetCloseHook installs thread tid's poller instance without requeueing
+// anything (nil removes it). Delete and Remove call the Closing method of
+// every thread whose bit is in the fd's polled masks before the fd is
+// released.
+func (t *Table) SetCloseHook(tid int, h Updater) error {
 	if tid < 0 || tid >= MaxThreads {
 		return fmt.Errorf("fdtable: close hook for thread %d: %w", tid, ErrBadThread)
 	}

@@ -141,6 +141,9 @@ func (u *recUpdater) UpdateFD(up fdtable.Update) {
 	}
 }
 
+// Closing does nothing: no poller instance is attached in this test.
+func (*recUpdater) Closing(int, uint32, bool) {}
+
 func (u *recUpdater) take() []int {
 	f := u.fds
 	u.fds, u.state = nil, nil
@@ -150,9 +153,10 @@ func (u *recUpdater) take() []int {
 // nopUpdater does nothing.
 type nopUpdater struct{}
 
-func (nopUpdater) UpdateFD(fdtable.Update) {}
+func (nopUpdater) UpdateFD(fdtable.Update)   {}
+func (nopUpdater) Closing(int, uint32, bool) {}
 
-// hookCall is one recorded CloseHook call.
+// hookCall is one recorded Closing call.
 type hookCall struct {
 	Tid      int
 	FD       int
@@ -170,6 +174,8 @@ type hookRec struct {
 	tab   *fdtable.Table
 	calls *[]hookCall
 }
+
+func (hookRec) UpdateFD(fdtable.Update) {}
 
 func (h hookRec) Closing(fd int, _ uint32, keepOpen bool) {
 	r, s := h.tab.Polled(fd)

@@ -17,7 +17,7 @@ func (t *Table) each(f func(fd int, e *entry)) {
 }
 
 // clearPolledBy clears thread tid's bits from every fd's polled masks and
-// returns how many fds had one: Attach and Detach call it when a kernel
+// returns how many fds had one: Attach and detach call it when a kernel
 // object's registrations are gone.
 func (t *Table) clearPolledBy(tid int) int {
 	if uint(tid) >= MaxThreads {

@@ -51,16 +51,16 @@ func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error 
 	return nil
 }
 
-// Delete closes fd after removing it from the table (fd_delete): close
-// hooks run first, the polled masks, state, owner and thread mask are
+// Delete closes fd after removing it from the table (fd_delete): the
+// Closing methods of the attached instances ([Updater]) run first, the polled masks, state, owner and thread mask are
 // cleared, then the fd is closed. With linger risk set, SO_LINGER {on, 0}
 // is applied first so the peer sees a reset. The close error, if any, is
 // returned wrapped.
 //
 // Delete is safe from any goroutine, including from any fd's iocb. Once it
 // returns, no iocb of this generation of fd starts, no poller registers it
-// again, and every poller that watched it has been told through its close
-// hook. It never waits for iocbs running on other threads: if some are
+// again, and every poller that watched it has been told through its
+// Closing method. It never waits for iocbs running on other threads: if some are
 // running it still removes the fd at once, and the last of them to return
 // closes it (HAProxy later added the same deferral); the close error is
 // then lost and Delete returns nil.
@@ -70,7 +70,7 @@ func (th *Thread) Delete(fd int) error {
 
 // Remove is Delete without closing fd (and without SO_LINGER, which would
 // affect whoever closes it later). Unlike HAProxy 2.2, whose fd_remove
-// leaves the kernel registration in place, the close hooks are told the fd
+// leaves the kernel registration in place, the attached instances' Closing is told the fd
 // stays open so that registrations are removed explicitly. It gives the
 // same guarantees as Delete; iocbs already running on other threads when
 // it returns may still be running.
@@ -175,40 +175,38 @@ func (th *Thread) Takeover(fd int, gen uint32) error {
 	return nil
 }
 
-// Attach makes h the close hook of the calling thread's poller and hands
-// that poller every fd the thread already wants. A backend's constructor
-// calls it: a poller created after fds were inserted and wanted (a thread
-// started late, a re-created or swapped poller, recovery after a failed
-// fork) then registers them at its first cycle with no help from the
-// caller. Polled bits left by a previous instance on this thread are
-// cleared first: they describe a kernel object the new instance does not
-// share.
-func (th *Thread) Attach(h CloseHook) error {
+// Attach makes u the calling thread's poller instance, the one whose
+// Closing method Delete and Remove call, and hands it every fd the thread
+// already wants. A backend's constructor calls it: a poller created after
+// fds were inserted and wanted (a thread started late, a re-created or
+// swapped poller, recovery after a failed fork) then registers them at its
+// first cycle with no help from the caller. Polled bits left by a previous
+// instance on this thread are cleared first: they describe a kernel object
+// the new instance does not share.
+//
+// The instance calls detach when it terminates: if u is still the
+// thread's instance, it is removed and the thread's polled bits are
+// cleared. detach reports whether u was still attached; an instance that a
+// newer one on the same thread replaced leaves the newer one alone.
+func (th *Thread) Attach(u Updater) (detach func() bool, err error) {
 	if th.bit == 0 {
-		return fmt.Errorf("fdtable: attach: external handle has no thread: %w", ErrBadThread)
+		return nil, fmt.Errorf("fdtable: attach: external handle has no thread: %w", ErrBadThread)
 	}
-	if h == nil {
-		return fmt.Errorf("fdtable: attach: nil close hook")
+	if u == nil {
+		return nil, fmt.Errorf("fdtable: attach: nil updater")
 	}
 	t := th.t
 	t.clearPolledBy(th.id)
-	t.hooks[th.id].Store(&hookBox{h})
+	hb := &hookBox{u}
+	t.hooks[th.id].Store(hb)
 	th.requeueOwned()
-	return nil
+	return func() bool { return th.detach(hb) }, nil
 }
 
-// Detach undoes Attach when the instance terminates: if h is still the
-// thread's close hook it is removed and the thread's polled bits are
-// cleared. It reports whether h was still attached; an instance that a
-// newer one on the same thread replaced leaves the newer one's hook and
-// polled bits alone.
-func (th *Thread) Detach(h CloseHook) bool {
-	if th.bit == 0 || h == nil {
-		return false
-	}
+// detach removes hb if it is still the thread's instance.
+func (th *Thread) detach(hb *hookBox) bool {
 	t := th.t
-	hb := t.hooks[th.id].Load()
-	if hb == nil || hb.h != h || !t.hooks[th.id].CompareAndSwap(hb, nil) {
+	if !t.hooks[th.id].CompareAndSwap(hb, nil) {
 		return false
 	}
 	t.clearPolledBy(th.id)

@@ -300,6 +300,9 @@ func (u *reentrantUpdater) UpdateFD(up fdtable.Update) {
 	}
 }
 
+// Closing does nothing: no poller instance is attached in this test.
+func (*reentrantUpdater) Closing(int, uint32, bool) {}
+
 // TestDrainReentrant: a change queued on the draining thread from inside
 // UpdateFD is not lost.
 func TestDrainReentrant(t *testing.T) {

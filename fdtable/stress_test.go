@@ -30,6 +30,9 @@ func (u *stressUpdater) UpdateFD(up fdtable.Update) {
 	u.calls++
 }
 
+// Closing does nothing: no poller instance is attached in this test.
+func (*stressUpdater) Closing(int, uint32, bool) {}
+
 const (
 	stressBase    = 10
 	stressFDs     = 40

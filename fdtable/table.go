@@ -52,7 +52,7 @@ type Table struct {
 	external    Thread
 }
 
-type hookBox struct{ h CloseHook }
+type hookBox struct{ h Updater }
 
 // New returns a table for fds 0..maxFDs-1. maxFDs <= 0 means the soft
 // RLIMIT_NOFILE, capped at 2^20 (1,048,576) entries; sizes above the largest fd

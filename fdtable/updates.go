@@ -24,13 +24,27 @@ type Update struct {
 	PolledRecv, PolledSend bool
 }
 
-// Updater applies one fd's desired state to a backend's kernel object
-// (HAProxy's _update_fd). DrainUpdates calls UpdateFD only for fds that are
-// open, with the fd locked (see [Update]): UpdateFD must record what it
-// registered with [Table.SetPolled] before returning, must not block, and
-// must not call Insert, Delete, Remove or Takeover.
+// Updater is a poller instance as the table sees it: the two calls through
+// which the table keeps the instance's kernel object in step with the fds.
 type Updater interface {
+	// UpdateFD applies one fd's desired state to the kernel object
+	// (HAProxy: _update_fd). DrainUpdates calls it only for fds that are
+	// open, with the fd locked (see [Update]): UpdateFD must record what
+	// it registered with [Table.SetPolled] before returning, must not
+	// block, and must not call Insert, Delete, Remove or Takeover.
 	UpdateFD(u Update)
+
+	// Closing tells the instance attached to a thread (see
+	// [Thread.Attach]) to forget an fd before it is closed or removed
+	// (HAProxy: the poller's clo). gen is the generation being
+	// released. deregister is true when closing the fd will not remove
+	// a kernel registration by itself: the fd stays open
+	// ([Thread.Remove]), or its open file is shared with another process
+	// (cloned by fork); the instance must then remove it explicitly.
+	// Closing runs on the goroutine that called Delete or Remove, with
+	// the fd locked against updates, so it must not call back into the
+	// table for that fd.
+	Closing(fd int, gen uint32, deregister bool)
 }
 
 // update calls u.UpdateFD for the fd of entry e, under its lock, if it is

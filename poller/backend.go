@@ -72,8 +72,8 @@ type Backend struct {
 
 // Poller is one thread's instance of a backend. Its constructor
 // (Backend.New) attaches it to its thread with fdtable.Thread.Attach, which
-// makes it the thread's close hook and hands it every fd the thread
-// already owns and wants.
+// makes it the instance whose Closing the table calls for that thread and
+// hands it every fd the thread already owns and wants.
 //
 // Poll runs one cycle (HAProxy's _do_poll) on the thread's goroutine: it
 // applies the pending updates of both update lists
@@ -86,7 +86,7 @@ type Backend struct {
 // reported with Context.FailFD, its owner gets an error event. Poll
 // returns ErrClosed after Close.
 //
-// Closing is the close hook (fdtable.CloseHook): Delete and Remove call it
+// Closing is the instance's fdtable.Updater.Closing: Delete and Remove call it
 // on their own goroutine, which may be any, with the fd locked, for every
 // thread whose polled bits say it watches the fd. It must not block, and
 // must remove the kernel registration when told to deregister; a backend
@@ -100,7 +100,7 @@ type Backend struct {
 // nil. An error leaves the instance unusable: the caller terminates it.
 //
 // Close releases everything the instance holds and detaches it from its
-// thread (fdtable.Thread.Detach), unless a newer instance replaced it
+// thread (the detach function fdtable.Thread.Attach returned), unless a newer instance replaced it
 // there. It is idempotent. Call it on the thread's goroutine, or once that
 // goroutine no longer polls.
 //

@@ -37,7 +37,7 @@ type Set interface {
 // Base is the shared part of a user-space backend's instance. The backend
 // embeds it, calls Init from its constructor and Begin at the start of its
 // Poll, and reports each event's outcome with Outcome. Its exported
-// methods implement fdtable.Updater, fdtable.CloseHook and the counters of
+// methods implement fdtable.Updater and the counters of
 // the conformance suite, and Fork and Close of poller.Poller.
 type Base[S Set] struct {
 	Ctx *poller.Context
@@ -48,9 +48,9 @@ type Base[S Set] struct {
 	Max int // ready fds dispatched per cycle at most
 	Set S
 
-	name  string
-	self  fdtable.CloseHook
-	limit func(fd int) error // refuses fds the set cannot hold
+	name   string
+	detach func() bool        // undoes Init's Thread.Attach
+	limit  func(fd int) error // refuses fds the set cannot hold
 
 	closed  atomic.Bool
 	waits   atomic.Uint64
@@ -77,16 +77,18 @@ type rejected struct {
 // Init sets b up for ctx's thread and attaches self (the embedding
 // instance) to the thread. limit, if not nil, refuses the fds the set
 // cannot hold; the refusal is reported to the fd's owner.
-func (b *Base[S]) Init(name string, self fdtable.CloseHook, ctx *poller.Context, set S, limit func(fd int) error) error {
+func (b *Base[S]) Init(name string, self fdtable.Updater, ctx *poller.Context, set S, limit func(fd int) error) error {
 	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
 		return errors.New(name + ": context without a thread")
 	}
 	b.Ctx, b.Th, b.Tab = ctx, ctx.Thread, ctx.Table
 	b.TID, b.Bit, b.Max = ctx.Thread.ID(), ctx.Thread.Bit(), ctx.EventsPerPoll()
-	b.Set, b.name, b.self, b.limit = set, name, self, limit
-	if err := b.Th.Attach(self); err != nil {
+	b.Set, b.name, b.limit = set, name, limit
+	detach, err := b.Th.Attach(self)
+	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	b.detach = detach
 	return nil
 }
 
@@ -261,7 +263,7 @@ func (b *Base[S]) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	b.Th.Detach(b.self)
+	b.detach()
 	b.closing.Close()
 	b.Set.Reset()
 	b.kinds.Reset()

@@ -42,6 +42,9 @@ type Poller struct {
 	// way to remove it by fd number. Events for closed or reused fds seen
 	// on consecutive cycles for the same registration make the instance
 	// rebuild itself from the polled masks, instead of spinning.
+	// detach undoes the latest Thread.Attach; guarded by mu.
+	detach func() bool
+
 	zombies, prevZombies []zombie
 	zombieRuns           int
 	rebuilds             atomic.Uint64
@@ -87,10 +90,12 @@ func New(ctx *poller.Context) (*Poller, error) {
 	}
 	p.epfd.Store(int32(epfd))
 	p.flags.Store(uint32(staticFlags))
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	p.detach = detach
 	return p, nil
 }
 
@@ -374,9 +379,11 @@ func (p *Poller) recreate(op string) error {
 	}
 	p.epfd.Store(int32(epfd))
 	unix.Close(old)
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		return fmt.Errorf("epoll: %s: %w", op, err)
 	}
+	p.detach = detach
 	// Register at once: recreate runs on the polling goroutine, and the
 	// caller of Fork expects a working instance when it returns.
 	if d := p.th.DrainUpdates(p, true); d > 0 {
@@ -385,9 +392,9 @@ func (p *Poller) recreate(op string) error {
 	return nil
 }
 
-// Term closes the epoll instance and detaches it from its thread (close
-// hook and polled bits), unless a newer instance replaced it there. It is
-// idempotent.
+// Close closes the epoll instance and detaches it from its thread
+// (fdtable.Thread.Attach), unless a newer instance replaced it there. It
+// is idempotent.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -395,7 +402,7 @@ func (p *Poller) Close() error {
 	if epfd < 0 {
 		return nil
 	}
-	p.th.Detach(p)
+	p.detach()
 	if err := unix.Close(epfd); err != nil {
 		return fmt.Errorf("epoll: term: %w", os.NewSyscallError("close", err))
 	}

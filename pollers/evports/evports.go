@@ -31,6 +31,8 @@ type Poller struct {
 	k      Kernel
 	port   atomic.Pointer[portBox]
 	closed atomic.Bool
+	// detach undoes the latest Thread.Attach.
+	detach atomic.Pointer[func() bool]
 
 	updates   atomic.Uint64 // associations changed or removed
 	rearms    atomic.Uint64 // associations restored after an event
@@ -50,10 +52,9 @@ type Poller struct {
 type portBox struct{ p Port }
 
 var (
-	_ poller.Poller     = (*Poller)(nil)
-	_ poller.Waiter     = (*Poller)(nil)
-	_ fdtable.Updater   = (*Poller)(nil)
-	_ fdtable.CloseHook = (*Poller)(nil)
+	_ poller.Poller   = (*Poller)(nil)
+	_ poller.Waiter   = (*Poller)(nil)
+	_ fdtable.Updater = (*Poller)(nil)
 )
 
 // New creates an event-port instance over kernel k for ctx's thread and
@@ -82,10 +83,12 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 		events: make([]PortEvent, ctx.EventsPerPoll()),
 	}
 	p.port.Store(&portBox{port})
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		port.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	p.detach.Store(&detach)
 	return p, nil
 }
 
@@ -271,9 +274,11 @@ func (p *Poller) Fork() error {
 	}
 	old := p.port.Swap(&portBox{port})
 	old.p.Close()
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		return fmt.Errorf("%s: fork: %w", p.name, err)
 	}
+	p.detach.Store(&detach)
 	// Fork runs on the polling goroutine; its caller expects a working
 	// instance when it returns.
 	if d := p.th.DrainUpdates(p, true); d > 0 {
@@ -287,13 +292,13 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Close closes the port (and the waker), removes the close hook and clears
+// Close closes the port (and the waker), detaches it from its thread and clears
 // this thread's polled bits. It is idempotent.
 func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.th.Detach(p)
+	(*p.detach.Load())()
 	p.removed.Close()
 	if p.waker != nil {
 		p.waker.close()

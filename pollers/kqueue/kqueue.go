@@ -31,6 +31,8 @@ type Poller struct {
 	q      Queue
 	pid    int // process that created q
 	closed atomic.Bool
+	// detach undoes the latest Thread.Attach.
+	detach atomic.Pointer[func() bool]
 
 	updates   atomic.Uint64 // fd registrations changed
 	waits     atomic.Uint64 // kevent calls that collected events
@@ -57,10 +59,9 @@ type event struct {
 }
 
 var (
-	_ poller.Poller     = (*Poller)(nil)
-	_ poller.Waiter     = (*Poller)(nil)
-	_ fdtable.Updater   = (*Poller)(nil)
-	_ fdtable.CloseHook = (*Poller)(nil)
+	_ poller.Poller   = (*Poller)(nil)
+	_ poller.Waiter   = (*Poller)(nil)
+	_ fdtable.Updater = (*Poller)(nil)
 )
 
 // New creates a kqueue instance over kernel k for ctx's thread and installs
@@ -93,10 +94,12 @@ func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
 		events:  make([]Kevent, n),
 		results: make([]Kevent, n),
 	}
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		q.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	p.detach.Store(&detach)
 	return p, nil
 }
 
@@ -401,9 +404,11 @@ func (p *Poller) Fork() error {
 	p.changes = p.changes[:0]
 	p.pending = p.pending[:0]
 	p.closing.Take()
-	if err := p.th.Attach(p); err != nil {
+	detach, err := p.th.Attach(p)
+	if err != nil {
 		return fmt.Errorf("%s: fork: %w", p.name, err)
 	}
+	p.detach.Store(&detach)
 	// Fork runs on the polling goroutine; its caller expects a working
 	// instance when it returns.
 	if d := p.th.DrainUpdates(p, true); d > 0 {
@@ -418,13 +423,13 @@ func (p *Poller) Fork() error {
 	return nil
 }
 
-// Close closes the kqueue (and the waker), removes the close hook and
+// Close closes the kqueue (and the waker), detaches it from its thread and
 // clears this thread's polled bits. It is idempotent.
 func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.th.Detach(p)
+	(*p.detach.Load())()
 	p.closing.Close()
 	if p.waker != nil {
 		p.waker.close()

@@ -31,7 +31,6 @@ var (
 	_ poller.Introspector = (*Poller)(nil)
 	_ poller.Waiter       = (*Poller)(nil)
 	_ fdtable.Updater     = (*Poller)(nil)
-	_ fdtable.CloseHook   = (*Poller)(nil)
 )
 
 // New creates a poll instance for ctx's thread and attaches it to the

@@ -34,7 +34,6 @@ var (
 	_ poller.Introspector = (*Poller)(nil)
 	_ poller.Waiter       = (*Poller)(nil)
 	_ fdtable.Updater     = (*Poller)(nil)
-	_ fdtable.CloseHook   = (*Poller)(nil)
 )
 
 // checkTable fails if tab can hold fds select cannot watch (HAProxy's
