@@ -275,3 +275,6 @@ func (t *Table) Used() int {
 	}
 	return n
 }
+
+// Threads returns the mask of threads created with NewThread.
+func (t *Table) Threads() uint64 { return t.threads.Load() }

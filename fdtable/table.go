@@ -87,9 +87,6 @@ func New(maxFDs int) *Table {
 // MaxFDs returns the table's size: valid fds are 0..MaxFDs()-1.
 func (t *Table) MaxFDs() int { return t.max }
 
-// Threads returns the mask of threads created with [Table.NewThread].
-func (t *Table) Threads() uint64 { return t.threads.Load() }
-
 // lookup returns the entry of fd, or nil if fd is out of range or its chunk
 // was never allocated (so the fd was never inserted).
 func (t *Table) lookup(fd int) *entry {
