@@ -43,15 +43,15 @@ type Activity struct {
 	FDTakeover atomic.Uint32 // successful fd takeovers
 }
 
-// Counter is one named counter value.
-type Counter struct {
+// counter is one named counter value.
+type counter struct {
 	Name  string
 	Value uint32
 }
 
-// Counters returns the counters in "show activity" order.
-func (a *Activity) Counters() []Counter {
-	return []Counter{
+// counters returns the counters in "show activity" order.
+func (a *Activity) counters() []counter {
+	return []counter{
 		{"ctxsw", a.CtxSw.Load()},
 		{"tasksw", a.TaskSw.Load()},
 		{"empty_rq", a.EmptyRQ.Load()},
@@ -80,9 +80,9 @@ func WriteActivity(w io.Writer, threads ...*Activity) error {
 	if len(threads) == 0 {
 		return nil
 	}
-	per := make([][]Counter, len(threads))
+	per := make([][]counter, len(threads))
 	for i, a := range threads {
-		per[i] = a.Counters()
+		per[i] = a.counters()
 	}
 	// Build the whole dump first so that a failing writer is always
 	// reported, whichever part of a line it fails on.

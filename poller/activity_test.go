@@ -38,14 +38,14 @@ func TestCounters(t *testing.T) {
 	var a Activity
 	fill(&a, 100)
 	var names []string
-	for i, c := range a.Counters() {
+	for i, c := range a.counters() {
 		names = append(names, c.Name)
 		if c.Value != 101+uint32(i) {
 			t.Errorf("counter %s = %d, want %d (wrong field?)", c.Name, c.Value, 101+i)
 		}
 	}
 	if !slices.Equal(names, activityOrder) {
-		t.Errorf("Counters() names\n%q\nwant\n%q", names, activityOrder)
+		t.Errorf("counters() names\n%q\nwant\n%q", names, activityOrder)
 	}
 }
 

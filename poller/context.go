@@ -175,13 +175,13 @@ func (c *Context) deliverFailed() {
 // a kernel wait, avoids that for a cost too small to measure.
 var yieldEvery = int64(time.Millisecond)
 
-// ComputeTimeout returns the poll timeout in milliseconds for the next
+// computeTimeout returns the poll timeout in milliseconds for the next
 // timer exp (HAProxy: compute_poll_timeout): MaxDelayMS for
 // Eternity; 0 (counting poll_exp) if exp has expired; otherwise the
 // remaining time plus one millisecond, capped at MaxDelayMS, so that a
 // positive remaining time never becomes a zero wait and the timer has
 // really expired on wake-up.
-func (c *Context) ComputeTimeout(exp Tick) int {
+func (c *Context) computeTimeout(exp Tick) int {
 	if !exp.IsSet() {
 		return MaxDelayMS
 	}
@@ -210,7 +210,10 @@ const maxZeroRetries = 16
 // Wait runs the kernel wait of one poll cycle with HAProxy's retry rules
 // around it (the loop around epoll_wait in _do_poll), except that an
 // interrupted wait resumes instead of ending the cycle early:
-//   - the timeout is 0 when wake is true, else ComputeTimeout(exp);
+//   - the timeout is 0 when wake is true; otherwise it is MaxDelayMS for
+//     Eternity, 0 (counting poll_exp) if exp has expired, else the time
+//     left plus one millisecond, capped at MaxDelayMS, so that the timer
+//     has really expired on wake-up (HAProxy: compute_poll_timeout);
 //   - EINTR is not an event: the wait is retried with the time left until
 //     the original deadline, so signals neither end the wait early nor
 //     stretch it (Go's own preemption signals interrupt waits often); a
@@ -246,7 +249,7 @@ func (c *Context) Wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 func (c *Context) wait(w Waiter, exp Tick, wake, busy bool) (int, error) {
 	waitMS := 0
 	if !wake {
-		waitMS = c.ComputeTimeout(exp)
+		waitMS = c.computeTimeout(exp)
 	}
 	busy = busy && c.BusyPolling.Load() && waitMS != 0
 	var deadline int64

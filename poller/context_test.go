@@ -65,8 +65,8 @@ func TestComputeTimeout(t *testing.T) {
 		ctx := newTestContext(t, 0)
 		ctx.Clock = NewClock(start)
 
-		if got := ctx.ComputeTimeout(Eternity); got != 1000 {
-			t.Errorf("start %#x: ComputeTimeout(Eternity) = %d, want 1000", uint32(start), got)
+		if got := ctx.computeTimeout(Eternity); got != 1000 {
+			t.Errorf("start %#x: computeTimeout(Eternity) = %d, want 1000", uint32(start), got)
 		}
 		if n := ctx.Activity.PollExp.Load(); n != 0 {
 			t.Errorf("Eternity counted poll_exp %d", n)
@@ -99,12 +99,12 @@ func TestComputeTimeout(t *testing.T) {
 					continue
 				}
 				pollExp := ctx.Activity.PollExp.Load()
-				got := ctx.ComputeTimeout(exp)
+				got := ctx.computeTimeout(exp)
 				after := ctx.Now()
 				// Whatever time passed, the result follows the rule
 				// for the now it read.
 				if want := wantTimeout(exp, after); got != want {
-					t.Errorf("start %#x %s: ComputeTimeout(%#x) at now %#x = %d, want %d",
+					t.Errorf("start %#x %s: computeTimeout(%#x) at now %#x = %d, want %d",
 						uint32(start), tt.name, uint32(exp), uint32(after), got, want)
 				}
 				wantExp := pollExp
@@ -117,7 +117,7 @@ func TestComputeTimeout(t *testing.T) {
 				if after == now {
 					exact = true
 					if got != tt.want {
-						t.Errorf("start %#x %s: ComputeTimeout = %d, want %d", uint32(start), tt.name, got, tt.want)
+						t.Errorf("start %#x %s: computeTimeout = %d, want %d", uint32(start), tt.name, got, tt.want)
 					}
 				}
 			}
@@ -128,12 +128,12 @@ func TestComputeTimeout(t *testing.T) {
 	}
 }
 
-// ComputeTimeout reads the clock itself rather than trusting Now.
+// computeTimeout reads the clock itself rather than trusting Now.
 func TestComputeTimeoutRereadsClock(t *testing.T) {
 	ctx := newTestContext(t, 0)
 	exp := ctx.UpdateTime().Add(50)
 	ctx.Clock.Advance(100)
-	if got := ctx.ComputeTimeout(exp); got != 0 {
+	if got := ctx.computeTimeout(exp); got != 0 {
 		t.Errorf("timer 50 ms ahead of a stale now, clock 100 ms later: timeout %d, want 0", got)
 	}
 	if !exp.IsExpired(ctx.Now()) {
@@ -148,7 +148,7 @@ func TestComputeTimeoutNeverZero(t *testing.T) {
 	ctx.Clock = NewClock(0xFFFFFF00) // runs across the wrap
 	for k := -50; k <= 1100; k++ {
 		exp := ctx.UpdateTime().Add(k)
-		got := ctx.ComputeTimeout(exp)
+		got := ctx.computeTimeout(exp)
 		d := dist(exp, ctx.Now())
 		if d > 0 && got <= 0 {
 			t.Fatalf("exp %#x, now %#x (%d ms left): timeout %d", uint32(exp), uint32(ctx.Now()), d, got)
@@ -636,10 +636,10 @@ func TestComputeTimeoutAllocs(t *testing.T) {
 	exps := []Tick{Eternity, ctx.UpdateTime().Add(10), ctx.UpdateTime().Add(-10), ctx.UpdateTime().Add(5000)}
 	allocs := testing.AllocsPerRun(200, func() {
 		for _, e := range exps {
-			ctx.ComputeTimeout(e)
+			ctx.computeTimeout(e)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("ComputeTimeout allocates %v times per call", allocs)
+		t.Errorf("computeTimeout allocates %v times per call", allocs)
 	}
 }

@@ -67,9 +67,6 @@ func (r *registry) Register(b Backend) {
 	r.backends = append(r.backends, &regEntry{b: b})
 }
 
-// Names returns the sorted names of the registered backends.
-func Names() []string { return defaultRegistry.Names() }
-
 // Names returns the sorted names of r's backends.
 func (r *registry) Names() []string {
 	r.mu.Lock()

@@ -29,14 +29,6 @@ func (t Tick) Add(ms int) Tick {
 	return r
 }
 
-// AddIfSet returns Eternity if ms is 0, else t.Add(ms) (tick_add_ifset).
-func (t Tick) AddIfSet(ms int) Tick {
-	if ms == 0 {
-		return Eternity
-	}
-	return t.Add(ms)
-}
-
 // Before reports whether t is strictly earlier than u (tick_is_lt). Neither
 // may be Eternity.
 func (t Tick) Before(u Tick) bool { return int32(t-u) < 0 }

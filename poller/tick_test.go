@@ -73,27 +73,6 @@ func TestTickAdd(t *testing.T) {
 	}
 }
 
-func TestTickAddIfSet(t *testing.T) {
-	tests := []struct {
-		t    Tick
-		ms   int
-		want Tick
-	}{
-		{1000, 0, Eternity},
-		{0xffffffff, 0, Eternity},
-		{1000, 5, 1005},
-		{neg(5), 5, 1},
-		{0xfffffffe, 3, 1},
-		{0xfffffffe, 2, 1},
-		{0xfffffffe, 1, 0xffffffff},
-	}
-	for _, tt := range tests {
-		if got := tt.t.AddIfSet(tt.ms); got != tt.want {
-			t.Errorf("Tick(%#x).AddIfSet(%d) = %#x, want %#x", uint32(tt.t), tt.ms, uint32(got), uint32(tt.want))
-		}
-	}
-}
-
 func TestTickIsSet(t *testing.T) {
 	if Eternity.IsSet() {
 		t.Error("Eternity.IsSet() = true")

@@ -168,7 +168,11 @@ func known(name string) bool {
 }
 
 func knownNames() string {
-	return "baselines here: " + strings.Join(chain.Baselines(), ", ") + "; backends: " + strings.Join(poller.Names(), ", ")
+	var names []string
+	for _, b := range poller.Backends() {
+		names = append(names, b.Name)
+	}
+	return "baselines here: " + strings.Join(chain.Baselines(), ", ") + "; backends: " + strings.Join(names, ", ")
 }
 
 // selectNames expands -backends: baselines first, then backends in
