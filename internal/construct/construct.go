@@ -1,5 +1,3 @@
-// Package construct adapts a backend's typed constructor to
-// poller.Backend.New.
 package construct
 
 import "github.com/evpoll/evpoll/poller"

@@ -3,10 +3,9 @@
 package evports
 
 import (
-	"os"
 	"time"
 
-	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/construct"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -24,23 +23,14 @@ func NewBackend(k Kernel, name string) poller.Backend {
 		Name:       name,
 		Preference: 300,
 		Flags:      staticFlags,
-		Test: func(*fdtable.Table) error {
-			port, err := k.PortCreate()
-			if err != nil {
-				return os.NewSyscallError("port_create", err)
-			}
-			return port.Close()
-		},
-		New: func(ctx *poller.Context) (poller.Poller, error) {
-			p, err := newPoller(ctx, k, name)
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := p.cur().(Lister); ok {
-				return introspected{p}, nil
-			}
-			return p, nil
-		},
+		Test:       construct.OpenClose("port_create", k.PortCreate),
+		New: construct.Wrapped(func(ctx *poller.Context) (*Poller, error) { return newPoller(ctx, k, name) },
+			func(p *Poller) poller.Poller {
+				if _, ok := p.cur().(Lister); ok {
+					return introspected{p}
+				}
+				return p
+			}),
 	}
 }
 

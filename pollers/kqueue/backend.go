@@ -3,9 +3,7 @@
 package kqueue
 
 import (
-	"os"
-
-	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/construct"
 	"github.com/evpoll/evpoll/poller"
 )
 
@@ -24,22 +22,13 @@ func NewBackend(k Kernel, name string) poller.Backend {
 		Name:       name,
 		Preference: 300,
 		Flags:      staticFlags,
-		Test: func(*fdtable.Table) error {
-			q, err := k.Kqueue()
-			if err != nil {
-				return os.NewSyscallError("kqueue", err)
-			}
-			return q.Close()
-		},
-		New: func(ctx *poller.Context) (poller.Poller, error) {
-			p, err := newPoller(ctx, k, name)
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := p.q.(Lister); ok {
-				return introspected{p}, nil
-			}
-			return p, nil
-		},
+		Test:       construct.OpenClose("kqueue", k.Kqueue),
+		New: construct.Wrapped(func(ctx *poller.Context) (*Poller, error) { return newPoller(ctx, k, name) },
+			func(p *Poller) poller.Poller {
+				if _, ok := p.q.(Lister); ok {
+					return introspected{p}
+				}
+				return p
+			}),
 	}
 }
