@@ -18,7 +18,7 @@ func testReadable(h *harness) {
 	if got := rec.calls.Load(); got != 1 {
 		h.t.Errorf("iocb calls = %d, want 1", got)
 	}
-	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollIn == 0 {
+	if ev := fdtable.State(rec.ev.Load()); ev&fdtable.ReadyR == 0 {
 		h.t.Errorf("ev during iocb = %v, want IN set", ev)
 	}
 	if st := fdtable.State(rec.st.Load()); st&fdtable.ReadyR == 0 {
@@ -44,7 +44,7 @@ func testWritable(h *harness) {
 	if got := rec.calls.Load(); got != 1 {
 		h.t.Errorf("iocb calls = %d, want 1", got)
 	}
-	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollOut == 0 {
+	if ev := fdtable.State(rec.ev.Load()); ev&fdtable.ReadyW == 0 {
 		h.t.Errorf("ev during iocb = %v, want OUT set", ev)
 	}
 	if st := fdtable.State(rec.st.Load()); st&fdtable.ReadyW == 0 {
@@ -67,14 +67,14 @@ func testPeerShutdown(h *harness) {
 	if !rec.eof.Load() {
 		h.t.Errorf("iocb was called but reading gave no EOF")
 	}
-	ev := fdtable.PollEv(rec.ev.Load())
-	if h.flags(tc)&poller.FlagRDHUP != 0 && ev&fdtable.PollHup == 0 {
+	ev := fdtable.State(rec.ev.Load())
+	if h.flags(tc)&poller.FlagRDHUP != 0 && ev&fdtable.ShutR == 0 {
 		h.t.Errorf("ev = %v: backend has FlagRDHUP but did not report the peer shutdown (HUP)", ev)
 	}
-	if ev&fdtable.PollHup != 0 && h.flags(tc)&poller.FlagRDHUP == 0 {
+	if ev&fdtable.ShutR != 0 && h.flags(tc)&poller.FlagRDHUP == 0 {
 		h.t.Errorf("ev = %v: backend reported the peer shutdown but lacks FlagRDHUP", ev)
 	}
-	if ev&fdtable.PollErr != 0 {
+	if ev&fdtable.ErrRW != 0 {
 		h.t.Errorf("ev = %v: a peer shutdown is not an error", ev)
 	}
 }
@@ -114,10 +114,10 @@ func testDataBeforeShutdown(h *harness) {
 	if got != 5 {
 		h.t.Errorf("read %d bytes before EOF, want the 5 sent before the shutdown", got)
 	}
-	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollIn == 0 {
+	if ev := fdtable.State(rec.ev.Load()); ev&fdtable.ReadyR == 0 {
 		h.t.Errorf("ev = %v: data pending with the shutdown, want IN set", ev)
 	}
-	if ev := fdtable.PollEv(rec.ev.Load()); ev&fdtable.PollErr != 0 {
+	if ev := fdtable.State(rec.ev.Load()); ev&fdtable.ErrRW != 0 {
 		h.t.Errorf("ev = %v: a peer shutdown is not an error", ev)
 	}
 }
@@ -133,8 +133,8 @@ func testHangup(h *harness) {
 	if !rec.eof.Load() {
 		h.t.Errorf("iocb was called but reading gave no EOF")
 	}
-	ev := fdtable.PollEv(rec.ev.Load())
-	if h.flags(tc)&(poller.FlagERRHUP|poller.FlagRDHUP) != 0 && ev&fdtable.PollHup == 0 {
+	ev := fdtable.State(rec.ev.Load())
+	if h.flags(tc)&(poller.FlagERRHUP|poller.FlagRDHUP) != 0 && ev&fdtable.ShutR == 0 {
 		h.t.Errorf("ev = %v: backend reports hangups (%v) but HUP is not set", ev, h.flags(tc))
 	}
 	if st := fdtable.State(rec.st.Load()); st&fdtable.ReadyR == 0 {
@@ -182,10 +182,10 @@ func testError(h *harness) {
 	h.must(tc.th.CantSend(fd))
 	h.must(tc.th.CantRecv(fd))
 	h.pollUntil(tc, "the connection error", func() bool { return rec.calls.Load() > 0 })
-	ev := fdtable.PollEv(rec.ev.Load())
+	ev := fdtable.State(rec.ev.Load())
 	st := fdtable.State(rec.st.Load())
 	if h.flags(tc)&poller.FlagERRHUP != 0 {
-		if ev&fdtable.PollErr == 0 {
+		if ev&fdtable.ErrRW == 0 {
 			h.t.Errorf("ev = %v: backend has FlagERRHUP but did not report the error", ev)
 		}
 		if st&fdtable.ReadyRW != fdtable.ReadyRW {
@@ -237,12 +237,12 @@ func testDynamicRDHUP(h *harness) {
 	}
 	h.must(unix.Shutdown(b, unix.SHUT_WR))
 	h.pollUntil(tc, "the peer shutdown", func() bool { return rec.eof.Load() })
-	ev := fdtable.PollEv(rec.ev.Load())
+	ev := fdtable.State(rec.ev.Load())
 	has := h.flags(tc)&poller.FlagRDHUP != 0
 	switch {
-	case ev&fdtable.PollHup != 0 && !has:
+	case ev&fdtable.ShutR != 0 && !has:
 		h.t.Errorf("peer shutdown reported (ev %v) but FlagRDHUP not set", ev)
-	case ev&fdtable.PollHup == 0 && has:
+	case ev&fdtable.ShutR == 0 && has:
 		h.t.Errorf("FlagRDHUP set but the peer shutdown was not reported (ev %v)", ev)
 	case !has && !static:
 		h.t.Skipf("backend %s does not report peer shutdown (no FlagRDHUP)", h.b.Name)

@@ -234,8 +234,8 @@ func testPerFDErrorIsEvent(h *harness) {
 	good := &recorder{drain: true}
 	_, b := h.reader(tc, good)
 	h.poll(tc, poller.Eternity, true)
-	if rec.calls.Load() != 1 || fdtable.PollEv(rec.ev.Load())&fdtable.PollErr == 0 {
-		h.t.Fatalf("owner of a regular file got %d calls (event %v), want one error event", rec.calls.Load(), fdtable.PollEv(rec.ev.Load()))
+	if rec.calls.Load() != 1 || fdtable.State(rec.ev.Load())&fdtable.ErrRW == 0 {
+		h.t.Fatalf("owner of a regular file got %d calls (event %v), want one error event", rec.calls.Load(), fdtable.State(rec.ev.Load()))
 	}
 	if !errors.Is(logged, unix.EPERM) {
 		h.t.Errorf("OnFDError got %v, want an error wrapping EPERM", logged)

@@ -204,7 +204,7 @@ func (h *harness) forget(fd int) { delete(h.fds, fd) }
 // table said during the last one.
 type recorder struct {
 	calls atomic.Int32
-	ev    atomic.Uint32 // PollEv during the last call
+	ev    atomic.Uint32 // fdtable.State: Info.Ev during the last call
 	st    atomic.Uint32 // State during the last call
 	drain bool          // read until EAGAIN and CantRecv
 	eof   atomic.Bool   // a read returned 0

@@ -44,7 +44,7 @@ func TestDispatchRechecksGenerationWhenRunning(t *testing.T) {
 	assert.Zero(t, oldCalls.Load(), "old owner's iocb calls")
 	assert.Zero(t, newCalls.Load(), "new owner's iocb calls")
 	assert.Equal(t, fdtable.ActiveR|fdtable.ReadyW, tab.State(sp.FD), "new owner's state")
-	assert.Equal(t, fdtable.PollEv(0), tab.Ev(sp.FD), "new owner's event byte")
+	assert.Equal(t, fdtable.State(0), tab.Ev(sp.FD), "new owner's conditions last reported")
 	assert.Zero(t, tab.RunningMask(sp.FD), "running mask")
 }
 
@@ -215,6 +215,6 @@ func TestDispatchErrorQueuesNoRetry(t *testing.T) {
 	assert.Equal(t, fdtable.Stale, ths[0].DispatchError(sp.FD, gen+1))
 	assert.Equal(t, fdtable.Delivered, ths[0].DispatchError(sp.FD, gen))
 	assert.Equal(t, 1, calls, "iocb calls")
-	assert.Equal(t, fdtable.PollErr, tab.Ev(sp.FD)&fdtable.PollErr, "event byte")
+	assert.Equal(t, fdtable.ErrRW, tab.Ev(sp.FD)&fdtable.ErrRW, "conditions last reported")
 	assert.Empty(t, ths[0].LocalUpdates(), "updates queued")
 }

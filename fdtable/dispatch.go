@@ -21,8 +21,8 @@ const (
 )
 
 // updateEvents reports kernel events for fd (fd_update_events). evts is a
-// combination of ReadyR, ReadyW, ShutR, ShutW and ErrRW. The event byte is
-// updated (ERR and HUP are sticky), READY bits are set accordingly, the
+// combination of ReadyR, ReadyW, ShutR, ShutW and ErrRW. The conditions
+// last reported ([Info].Ev) are updated (ERR and HUP are sticky), READY bits are set accordingly, the
 // iocb is called once if the fd is active in some direction and still
 // belongs to this thread, and, if an event arrived for a direction nobody
 // wants and still nobody wants it after the callback, the fd is queued on
@@ -44,8 +44,8 @@ func (th *Thread) updateEvents(fd int, evts State) bool {
 // Dispatch is what a backend calls for each kernel event: it checks that
 // fd is open, that gen (the generation the backend tagged its registration
 // with) is still the fd's, and that the fd still belongs to this thread,
-// then applies the event: the event byte is updated (ERR and HUP are
-// sticky), READY bits are set accordingly, the iocb is called once if the
+// then applies the event: the conditions last reported ([Info].Ev) are
+// updated (ERR and HUP are sticky), READY bits are set accordingly, the iocb is called once if the
 // fd is active in some direction, and, if an event arrived for a
 // direction nobody wants and still nobody wants it after the callback,
 // the fd is queued on the local update list so the backend deregisters it
@@ -55,7 +55,7 @@ func (th *Thread) updateEvents(fd int, evts State) bool {
 // The checks are made again once this thread is marked as running the fd,
 // which excludes Insert, Delete, Remove and Takeover on every other
 // goroutine: an event of one generation never reaches the iocb, the state
-// or the event byte of the next one, however the calls interleave.
+// or the conditions of the next one, however the calls interleave.
 func (th *Thread) Dispatch(fd int, gen uint32, evts State) Outcome {
 	e := th.t.open(fd)
 	switch {
@@ -120,21 +120,21 @@ func (th *Thread) deliver(e *entry, fd int, gen uint32, evts State, lazyStop boo
 	if lazyStop {
 		stop = mustStop(evts, st)
 	}
-	nev := legacy(evts, st)
-	ev := PollEv(e.ev.Load())
+	nev := reported(evts, st)
+	ev := State(e.ev.Load())
 	for {
-		n := ev&pollSticky | nev
+		n := ev&evSticky | nev
 		if n == ev || e.ev.CompareAndSwap(uint32(ev), uint32(n)) {
 			ev = n
 			break
 		}
-		ev = PollEv(e.ev.Load())
+		ev = State(e.ev.Load())
 	}
 	var ready State
-	if ev&(PollIn|PollHup|PollErr) != 0 {
+	if ev&(ReadyR|ShutR|ErrRW) != 0 {
 		ready |= ReadyR
 	}
-	if ev&(PollOut|PollErr) != 0 {
+	if ev&(ReadyW|ErrRW) != 0 {
 		ready |= ReadyW
 	}
 	if ready != 0 && State(e.state.Load())&ready != ready {

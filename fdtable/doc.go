@@ -1,6 +1,7 @@
 // Package fdtable is evpoll's file-descriptor table: per-fd wanted and ready
-// state (the FD_EV_* bits of HAProxy 2.2), the legacy FD_POLL_* event byte,
-// thread, running, update and polled masks, and the update lists that tell
+// state (the FD_EV_* bits of HAProxy 2.2), the conditions last reported
+// (HAProxy's FD_POLL_* event byte, kept as FD_EV_* bits), thread, running,
+// update and polled masks, and the update lists that tell
 // polling backends which registrations may have changed.
 //
 // A [Table] is indexed by fd number. Memory grows in chunks as fds are
@@ -61,8 +62,8 @@
 //   - [Thread.Remove] deregisters the still-open fd through the attached instances' Closing
 //     (HAProxy 2.2's fd_remove leaves it registered);
 //   - "SHUT_W reported while active for write is an error" tests the state,
-//     as intended, not the event byte (HAProxy 2.2 tests the event byte,
-//     where SHUT_W is never recorded);
+//     as intended, not the conditions last reported (HAProxy 2.2 tests
+//     its event byte, where SHUT_W is never recorded);
 //   - [Thread.Delete] does not wait for iocbs running on other threads: the
 //     last of them closes the fd (later HAProxy versions do the same);
 //   - an event for an fd that moved to another thread changes nothing in

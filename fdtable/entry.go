@@ -51,7 +51,7 @@ type entry struct {
 	pollRecv atomic.Uint64 // threads whose kernel poller watches reads
 	pollSend atomic.Uint64 // threads whose kernel poller watches writes
 	state    atomic.Uint32 // State
-	ev       atomic.Uint32 // PollEv
+	ev       atomic.Uint32 // State: conditions last reported, see evSticky
 	flags    atomic.Uint32 // fOpen, fLinger, fCloned, fCloseDeferred
 	gen      atomic.Uint32 // bumped on every Insert
 	excl     atomic.Uint32 // the per-fd lock, see above

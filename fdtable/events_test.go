@@ -18,7 +18,8 @@ import (
 func TestUpdateEvents(t *testing.T) {
 	const (
 		rR, rW, sR, sW, eRW = fdtable.ReadyR, fdtable.ReadyW, fdtable.ShutR, fdtable.ShutW, fdtable.ErrRW
-		in, out, hup, perr  = fdtable.PollIn, fdtable.PollOut, fdtable.PollHup, fdtable.PollErr
+		// the conditions last reported (HAProxy: FD_POLL_IN, _OUT, _HUP, _ERR)
+		in, out, hup, perr = fdtable.ReadyR, fdtable.ReadyW, fdtable.ShutR, fdtable.ErrRW
 	)
 	type result struct {
 		Called []bool // UpdateEvents results, one per event
@@ -262,7 +263,7 @@ func TestUpdateEventsExternal(t *testing.T) {
 		t.Error("external UpdateEvents called the iocb")
 	}
 	want := observed{
-		Snap:   fdSnap{Open: true, State: 0x23, Ev: fdtable.PollIn | fdtable.PollOut, Thread: 0x1, Links: notListed, Gen: 1},
+		Snap:   fdSnap{Open: true, State: 0x23, Ev: fdtable.ReadyRW, Thread: 0x1, Links: notListed, Gen: 1},
 		Local0: none, Local1: none, Shared: none, Used: 1,
 	}
 	if diff := cmp.Diff(want, e.observe()); diff != "" {
@@ -527,9 +528,11 @@ func TestStrings(t *testing.T) {
 		{fdtable.State(0).String(), "0x00(R:ra W:ra)"},
 		{fdtable.State(0x33).String(), "0x33(R:RA W:RA)"},
 		{fdtable.State(0x01).String(), "0x01(R:rA W:ra)"},
-		{fdtable.PollEv(0x11).String(), "0x11(HeopI)"},
-		{fdtable.PollEv(0).String(), "0x00(heopi)"},
-		{fdtable.PollEv(0x1f).String(), "0x1f(HEOPI)"},
+		// conditions last reported, and events: SHUT and ERR shown too
+		{(fdtable.ShutR | fdtable.ReadyR).String(), "0x06(R:Ra W:ra S:Rw)"},
+		{(fdtable.ErrRW | fdtable.ShutRW).String(), "0xc4(R:ra W:ra S:RW E)"},
+		{(fdtable.ErrRW | fdtable.ReadyW | fdtable.ActiveW).String(), "0xb0(R:ra W:RA E)"},
+		{fdtable.ShutW.String(), "0x40(R:ra W:ra S:rW)"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

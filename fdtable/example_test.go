@@ -50,7 +50,7 @@ func ExampleThread_WantRecv() {
 	// local updates: [7] update mask: 1
 	// update fd 7: state 0x23(R:RA W:Ra)
 	// iocb fd 7 owner conn-1
-	// iocb called: true state: 0x23(R:RA W:Ra) ev: 0x01(heopI)
+	// iocb called: true state: 0x23(R:RA W:Ra) ev: 0x02(R:Ra W:ra)
 	// open: false
 }
 

@@ -56,13 +56,13 @@ func (t *Table) OpenGen(fd int) (gen uint32, open bool) {
 	return e.gen.Load(), e.flags.Load()&fOpen != 0
 }
 
-// Ev returns the FD_POLL_* conditions last reported for fd.
-func (t *Table) Ev(fd int) PollEv {
+// Ev returns the conditions last reported for fd.
+func (t *Table) Ev(fd int) State {
 	e := t.lookup(fd)
 	if e == nil {
 		return 0
 	}
-	return PollEv(e.ev.Load())
+	return State(e.ev.Load())
 }
 
 // ThreadMask returns the threads allowed to process fd.

@@ -99,7 +99,7 @@ func errClass(err error) string {
 type fdSnap struct {
 	Open     bool
 	State    fdtable.State
-	Ev       fdtable.PollEv
+	Ev       fdtable.State
 	Thread   uint64
 	Update   uint64
 	Running  uint64

@@ -11,7 +11,7 @@ import (
 )
 
 // Insert adds fd to the table (fd_insert): owner and iocb are stored, the
-// event byte is cleared, the state becomes READY_R|READY_W ("ready until
+// conditions last reported ([Info].Ev) are cleared, the state becomes READY_R|READY_W ("ready until
 // proven otherwise"), the generation is bumped and the fd is handed to the
 // threads in threadMask. Nothing is registered with any poller until a
 // want operation. Polled masks are left as they are: they say which pollers

@@ -35,7 +35,7 @@ const (
 type mfd struct {
 	open                         bool
 	state                        fdtable.State
-	ev                           fdtable.PollEv
+	ev                           fdtable.State
 	thread, update, pollR, pollS uint64
 	next, prev                   int32
 	gen                          uint32
@@ -213,18 +213,20 @@ func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
 		return false // migrated: nothing applied, no callback, no lazy stop
 	}
 	st := f.state
-	var nev fdtable.PollEv
+	// conditions last reported: IN, OUT, HUP and ERR as READY_R,
+	// READY_W, SHUT_R and ERR_RW
+	var nev fdtable.State
 	if evts&fdtable.ReadyR != 0 {
-		nev |= fdtable.PollIn
+		nev |= fdtable.ReadyR
 	}
 	if evts&fdtable.ReadyW != 0 {
-		nev |= fdtable.PollOut
+		nev |= fdtable.ReadyW
 	}
 	if evts&fdtable.ShutR != 0 {
-		nev |= fdtable.PollHup
+		nev |= fdtable.ShutR
 	}
 	if evts&fdtable.ErrRW != 0 || (evts&fdtable.ShutW != 0 && st&fdtable.ActiveW != 0) {
-		nev |= fdtable.PollErr
+		nev |= fdtable.ErrRW
 	}
 	var stop fdtable.State
 	switch {
@@ -235,11 +237,11 @@ func (m *model) updateEvents(tid, fd int, evts fdtable.State) bool {
 	case st&fdtable.ActiveW == 0 && evts&(fdtable.ReadyW|fdtable.ShutW|fdtable.ErrRW) != 0:
 		stop = fdtable.ActiveW
 	}
-	f.ev = f.ev&(fdtable.PollErr|fdtable.PollHup) | nev
-	if f.ev&(fdtable.PollIn|fdtable.PollHup|fdtable.PollErr) != 0 {
+	f.ev = f.ev&(fdtable.ErrRW|fdtable.ShutR) | nev
+	if f.ev&(fdtable.ReadyR|fdtable.ShutR|fdtable.ErrRW) != 0 {
 		f.state |= fdtable.ReadyR
 	}
-	if f.ev&(fdtable.PollOut|fdtable.PollErr) != 0 {
+	if f.ev&(fdtable.ReadyW|fdtable.ErrRW) != 0 {
 		f.state |= fdtable.ReadyW
 	}
 	called := false

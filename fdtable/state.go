@@ -7,8 +7,9 @@ import (
 )
 
 // State holds an fd's FD_EV_* bits with the values of HAProxy 2.2. Only the
-// ACTIVE and READY bits are ever stored in the table; SHUT and ERR are used
-// only as the events a backend passes to [Thread.Dispatch].
+// ACTIVE and READY bits are ever stored in an fd's state; SHUT and ERR are
+// used only in the events a backend passes to [Thread.Dispatch] and in the
+// conditions last reported for an fd ([Info].Ev).
 type State uint32
 
 // FD_EV_* bits (HAProxy 2.2 values).
@@ -27,9 +28,12 @@ const (
 )
 
 // String formats the state as HAProxy's "show fd" does, for instance
-// "0x23(R:RA W:Ra)": upper case means the bit is set.
+// "0x23(R:RA W:Ra)": upper case means the bit is set. A state holding
+// event bits (the conditions of [Info].Ev, or events passed to
+// [Thread.Dispatch]) also shows them, for instance "0x86(R:Ra W:ra S:Rw
+// E)": S for SHUT_R and SHUT_W, E for ERR_RW.
 func (s State) String() string {
-	b := make([]byte, 0, 20)
+	b := make([]byte, 0, 28)
 	b = append(b, "0x"...)
 	if s < 0x10 {
 		b = append(b, '0')
@@ -38,8 +42,15 @@ func (s State) String() string {
 	b = append(b, "(R:"...)
 	b = append(b, flag(s&ReadyR != 0, 'R'), flag(s&ActiveR != 0, 'A'))
 	b = append(b, " W:"...)
-	b = append(b, flag(s&ReadyW != 0, 'R'), flag(s&ActiveW != 0, 'A'), ')')
-	return string(b)
+	b = append(b, flag(s&ReadyW != 0, 'R'), flag(s&ActiveW != 0, 'A'))
+	if s&ShutRW != 0 {
+		b = append(b, " S:"...)
+		b = append(b, flag(s&ShutR != 0, 'R'), flag(s&ShutW != 0, 'W'))
+	}
+	if s&ErrRW != 0 {
+		b = append(b, " E"...)
+	}
+	return string(append(b, ')'))
 }
 
 func flag(set bool, c byte) byte {
@@ -49,63 +60,23 @@ func flag(set bool, c byte) byte {
 	return c + 'a' - 'A'
 }
 
-// PollEv holds the legacy FD_POLL_* conditions last reported for an fd.
-type PollEv uint32
+// The conditions last reported for an fd (HAProxy: fdtab[].ev, FD_POLL_*)
+// are State bits too: READY_R for FD_POLL_IN, READY_W for FD_POLL_OUT,
+// SHUT_R for FD_POLL_HUP and ERR_RW for FD_POLL_ERR. evSticky are those
+// kept across events until the fd is inserted again; the readiness
+// conditions are replaced by every event.
+const evSticky = ShutR | ErrRW
 
-// FD_POLL_* bits.
-const (
-	PollIn  PollEv = 0x01 // READY_R was reported
-	PollOut PollEv = 0x04 // READY_W was reported
-	PollErr PollEv = 0x08 // ERR_RW was reported, or SHUT_W while active for write
-	PollHup PollEv = 0x10 // SHUT_R was reported
-
-)
-
-// pollPri is FD_POLL_PRI, kept for the "show fd" rendering: no backend
-// reports priority data.
-const pollPri PollEv = 0x02
-
-// pollSticky are the conditions kept across events until the fd is
-// inserted again; the readiness conditions (IN, OUT) are replaced by
-// every event.
-const pollSticky = PollErr | PollHup
-
-// String formats the conditions as HAProxy's "show fd" does, for instance
-// "0x11(heopI)".
-func (e PollEv) String() string {
-	b := make([]byte, 0, 12)
-	b = append(b, "0x"...)
-	if e < 0x10 {
-		b = append(b, '0')
-	}
-	b = strconv.AppendUint(b, uint64(e), 16)
-	b = append(b, '(',
-		flag(e&PollHup != 0, 'H'), flag(e&PollErr != 0, 'E'), flag(e&PollOut != 0, 'O'),
-		flag(e&pollPri != 0, 'P'), flag(e&PollIn != 0, 'I'), ')')
-	return string(b)
-}
-
-// legacy maps reported events to FD_POLL_* bits (fd_update_events), with
-// that function's intent rather than its letter: SHUT_W reported while the
-// fd is active for writing is an error.
-func legacy(evts, st State) PollEv {
-	var e PollEv
-	if evts&ReadyR != 0 {
-		e |= PollIn
-	}
-	if evts&ReadyW != 0 {
-		e |= PollOut
-	}
-	if evts&ShutR != 0 {
-		e |= PollHup
-	}
-	if evts&ErrRW != 0 {
-		e |= PollErr
-	}
+// reported returns the conditions that events evts report for an fd in
+// state st (fd_update_events), with that function's intent rather than
+// its letter: SHUT_W reported while the fd is active for writing is an
+// error.
+func reported(evts, st State) State {
+	r := evts & (ReadyRW | ShutR | ErrRW)
 	if evts&ShutW != 0 && st&ActiveW != 0 {
-		e |= PollErr
+		r |= ErrRW
 	}
-	return e
+	return r
 }
 
 // mustStop returns the directions for which events were reported although

@@ -403,7 +403,7 @@ func TestDeleteRemove(t *testing.T) {
 			want := observed{
 				// ev, the update mask and the shared-list entry are left
 				// for the pollers to notice (reference §4.8).
-				Snap:   fdSnap{Open: false, State: 0, Ev: fdtable.PollHup, Thread: 0, Update: 0x3, Links: headOnly, Gen: 1},
+				Snap:   fdSnap{Open: false, State: 0, Ev: fdtable.ShutR, Thread: 0, Update: 0x3, Links: headOnly, Gen: 1},
 				Local0: none, Local1: none, Shared: justFD,
 				Used: 0,
 			}

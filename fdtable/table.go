@@ -173,11 +173,17 @@ func (t *Table) MarkCloned() {
 // backends that need more than [Table.State]. Each field is read
 // atomically, but the fields are not read at one instant: other
 // goroutines may change the fd between them.
+//
+// Ev holds the conditions last reported for the fd (HAProxy's FD_POLL_*
+// bits) as State bits: ReadyR (FD_POLL_IN) and ReadyW (FD_POLL_OUT) as
+// the last event reported them, ShutR (FD_POLL_HUP) and ErrRW
+// (FD_POLL_ERR, also set by SHUT_W while the fd is active for sending)
+// kept from every event since the fd was inserted.
 type Info struct {
 	Open   bool   // the fd is in the table
 	Gen    uint32 // bumped by every Insert; 0 if never inserted
 	State  State  // FD_EV_* bits
-	Ev     PollEv // FD_POLL_* conditions last reported
+	Ev     State  // conditions last reported (HAProxy: fdtab[].ev), see above
 	Cloned bool   // marked cloned by MarkCloned (fork)
 	Linger bool   // marked with SetLingerRisk
 	// Masks of thread bits: allowed to process the fd, with a polling
@@ -198,7 +204,7 @@ func (t *Table) Info(fd int) Info {
 		Open:       fl&fOpen != 0,
 		Gen:        e.gen.Load(),
 		State:      State(e.state.Load()),
-		Ev:         PollEv(e.ev.Load()),
+		Ev:         State(e.ev.Load()),
 		Cloned:     fl&(fOpen|fCloned) == fOpen|fCloned,
 		Linger:     fl&(fOpen|fLinger) == fOpen|fLinger,
 		Threads:    e.thread.Load(),

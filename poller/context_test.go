@@ -473,7 +473,7 @@ func TestWaitDeliversFailedFD(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-	var got []fdtable.PollEv
+	var got []fdtable.State
 	if err := ctx.Thread.Insert(p[0], nil, func(fd int, _ any) { got = append(got, tab.Info(fd).Ev) }, ctx.Thread.Bit()); err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestWaitDeliversFailedFD(t *testing.T) {
 	if w.maxT != 0 {
 		t.Errorf("wait timeout %d with a failure pending, want 0", w.maxT)
 	}
-	if len(got) != 1 || got[0]&fdtable.PollErr == 0 {
+	if len(got) != 1 || got[0]&fdtable.ErrRW == 0 {
 		t.Errorf("owner saw %v, want one error event", got)
 	}
 	if len(logged) != 1 || !errors.Is(logged[0], unix.EPERM) {

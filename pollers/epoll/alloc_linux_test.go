@@ -104,7 +104,7 @@ func TestRegistrationErrorsAreEvents(t *testing.T) {
 	// A regular file cannot be polled: epoll_ctl returns EPERM.
 	f, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
-	var evs []fdtable.PollEv
+	var evs []fdtable.State
 	require.NoError(t, e.th.Insert(f, nil, func(fd int, _ any) { evs = append(evs, e.tab.Info(fd).Ev) }, e.th.Bit()))
 	defer e.th.Delete(f)
 	var logged []error
@@ -112,7 +112,7 @@ func TestRegistrationErrorsAreEvents(t *testing.T) {
 	require.NoError(t, e.th.WantRecv(f))
 	ctls := e.p.KernelUpdates()
 	require.NoError(t, e.p.Poll(poller.Eternity, false), "Poll with one refused fd")
-	assert.Equal(t, []fdtable.PollEv{fdtable.PollErr}, evs, "events seen by the owner")
+	assert.Equal(t, []fdtable.State{fdtable.ErrRW}, evs, "events seen by the owner")
 	require.Len(t, logged, 1)
 	assert.ErrorIs(t, logged[0], unix.EPERM)
 	assert.Contains(t, logged[0].Error(), "epoll_ctl")

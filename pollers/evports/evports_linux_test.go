@@ -74,7 +74,7 @@ func newEnv(t *testing.T, k evports.Kernel, setup ...func(*poller.Context)) *env
 
 type seen struct {
 	calls int
-	ev    fdtable.PollEv
+	ev    fdtable.State
 	fn    func(fd int)
 }
 
@@ -188,7 +188,7 @@ func TestEmulatedRefusedAssociationGoesToTheOwner(t *testing.T) {
 	sgood := reader(e, good)
 	require.NoError(t, e.P.Poll(poller.Eternity, true))
 	assert.Equal(t, 1, sbad.calls)
-	assert.NotZero(t, sbad.ev&fdtable.PollErr, "error event (ev %v)", sbad.ev)
+	assert.NotZero(t, sbad.ev&fdtable.ErrRW, "error event (ev %v)", sbad.ev)
 	assert.Equal(t, "-", polled(e, bad))
 	assert.Equal(t, uint64(1), e.P.RegistrationErrors())
 	assert.Equal(t, uint32(1), e.Ctx.Activity.PollErrFD.Load())

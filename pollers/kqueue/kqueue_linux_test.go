@@ -113,7 +113,7 @@ func newEnv(t *testing.T, k kqueue.Kernel, setup ...func(*poller.Context)) *env 
 // reader inserts a, wants it for reading, and records what its iocb saw.
 type seen struct {
 	calls int
-	ev    fdtable.PollEv
+	ev    fdtable.State
 }
 
 func reader(e *env, fd int) *seen {
@@ -225,7 +225,7 @@ func TestEmulatedRefusedChangeGoesToTheOwner(t *testing.T) {
 			require.NoError(t, e.P.Poll(poller.Eternity, true))
 			require.NoError(t, e.P.Poll(poller.Eternity, true))
 			assert.Equal(t, 1, sbad.calls, "the owner of the refused fd got one event")
-			assert.NotZero(t, sbad.ev&fdtable.PollErr, "an error event (ev %v)", sbad.ev)
+			assert.NotZero(t, sbad.ev&fdtable.ErrRW, "an error event (ev %v)", sbad.ev)
 			r, s := polled(e, bad)
 			assert.False(t, r || s, "refused fd recorded as not watched")
 			assert.Equal(t, uint64(1), e.P.RegistrationErrors())
@@ -259,8 +259,8 @@ func TestEmulatedEPIPEIsPeerClosed(t *testing.T) {
 	s := reader(e, a)
 	require.NoError(t, e.P.Poll(poller.Eternity, true))
 	assert.Equal(t, 1, s.calls)
-	assert.NotZero(t, s.ev&fdtable.PollHup, "peer shutdown reported (ev %v)", s.ev)
-	assert.Zero(t, s.ev&fdtable.PollErr, "EPIPE on registration is not an error (ev %v)", s.ev)
+	assert.NotZero(t, s.ev&fdtable.ShutR, "peer shutdown reported (ev %v)", s.ev)
+	assert.Zero(t, s.ev&fdtable.ErrRW, "EPIPE on registration is not an error (ev %v)", s.ev)
 	r, _ := polled(e, a)
 	assert.True(t, r, "the filter stays registered")
 	assert.Zero(t, e.P.RegistrationErrors())

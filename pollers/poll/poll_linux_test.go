@@ -19,13 +19,13 @@ func TestOPath(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	var calls int
-	var ev fdtable.PollEv
+	var ev fdtable.State
 	e.Insert(fd, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	defer e.Th.Remove(fd)
 	e.Th.WantRecv(fd)
 	e.Th.CantRecv(fd)
 	e.Poll(poller.Eternity, true)
-	if calls != 1 || ev&fdtable.PollErr == 0 {
+	if calls != 1 || ev&fdtable.ErrRW == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
 	for i := 0; i < 2; i++ {

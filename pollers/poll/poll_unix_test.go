@@ -27,7 +27,7 @@ func TestPOLLNVAL(t *testing.T) {
 	e := newEnv(t)
 	a, _ := e.Pair()
 	var calls int
-	var ev fdtable.PollEv
+	var ev fdtable.State
 	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	e.Th.WantRecv(a)
 	e.Th.CantRecv(a)
@@ -39,7 +39,7 @@ func TestPOLLNVAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
-	if calls != 1 || ev&fdtable.PollErr == 0 {
+	if calls != 1 || ev&fdtable.ErrRW == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
 	if got := e.Ctx.Activity.PollDeadFD.Load(); got != 1 {

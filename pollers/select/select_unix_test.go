@@ -61,7 +61,7 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	}
 	defer unix.Close(big)
 	var calls int
-	var ev fdtable.PollEv
+	var ev fdtable.State
 	e.Insert(big, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	defer e.Th.Remove(big)
 	e.Th.WantRecv(big)
@@ -74,7 +74,7 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	if !errors.Is(err, ErrFDSetSize) || !strings.Contains(err.Error(), "fd "+strconv.Itoa(big)) {
 		t.Errorf("fd error %v, want an ErrFDSetSize error naming fd %d", err, big)
 	}
-	if calls != 1 || ev&fdtable.PollErr == 0 {
+	if calls != 1 || ev&fdtable.ErrRW == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
 	if r, s := e.Polled(big); r || s {
@@ -101,7 +101,7 @@ func TestBadFD(t *testing.T) {
 	a, _ := e.Pair()
 	b, b2 := e.Pair()
 	var calls int
-	var ev fdtable.PollEv
+	var ev fdtable.State
 	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
 	var bcalls int
 	e.Insert(b, func(int, any) { bcalls++ })
@@ -114,7 +114,7 @@ func TestBadFD(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
-	if calls != 1 || ev&fdtable.PollErr == 0 {
+	if calls != 1 || ev&fdtable.ErrRW == 0 {
 		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
 	}
 	if got := e.Ctx.Activity.PollDeadFD.Load(); got != 1 {
