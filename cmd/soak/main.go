@@ -25,10 +25,15 @@
 // the storm is switched off and on every -storm-window, and the CPU time
 // per event (user plus system, from getrusage) of each storm window is
 // divided by that of the quiet window before it: the median of these
-// ratios must be at most 2. The loop's handlers
-// must have seen no more signals than were sent (signals coalesce) but at
-// least one per 10 ms of storm, and any error (an EINTR reaching the
-// loop's caller, say) fails the run.
+// ratios must be at most 2. At the end the messages stop and the threads
+// sleep in their polls, which the storm now interrupts: after a quiet
+// stretch the storm runs once more, and the threads may go round their
+// loops at most once more per signal sent than in the quiet stretch (a
+// thread that spins instead of sleeping goes round thousands of times).
+// The loop's handlers must have seen no more signals than were sent
+// (deliveries coalesce) but at least one per 10 ms of storm, and any
+// error (an EINTR reaching the loop's caller or the soak, say) fails the
+// run.
 //
 // It exits 0 when everything held, 1 otherwise, 2 on a bad flag.
 //

@@ -83,18 +83,6 @@ func (m *memWatch) String() string {
 		m.warm.heap>>10, m.after.heap>>10, m.heapLimit()>>10, m.warm.goroutines, m.after.goroutines)
 }
 
-// maxRSS returns the peak resident set size in kB (getrusage's ru_maxrss).
-func maxRSS() int64 {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return -1
-	}
-	if runtime.GOOS == "darwin" {
-		return int64(ru.Maxrss) >> 10 // bytes there
-	}
-	return int64(ru.Maxrss)
-}
-
 // cpuTime returns the process's user plus system time.
 func cpuTime() time.Duration {
 	var ru unix.Rusage

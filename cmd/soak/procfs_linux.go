@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,4 +69,31 @@ func rss() int {
 		}
 	}
 	return pages * unix.Getpagesize() / 1024
+}
+
+// peakRSS returns the peak resident set size in kB, VmHWM from
+// /proc/self/status, or -1. Unlike getrusage's ru_maxrss it is this
+// program's own: ru_maxrss is kept across exec, and Go's os/exec starts a
+// child on its parent's memory (CLONE_VM), so under go run ru_maxrss
+// reported the go command's 23 MB.
+func peakRSS() int64 {
+	fd, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	defer unix.Close(fd)
+	m, err := unix.Read(fd, procBuf[:])
+	if err != nil || m <= 0 {
+		return -1
+	}
+	_, rest, ok := bytes.Cut(procBuf[:m], []byte("\nVmHWM:"))
+	if !ok {
+		return -1
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(line), []byte("kB")))), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return kb
 }

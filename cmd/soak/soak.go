@@ -407,7 +407,7 @@ loop:
 	}
 	s.closeAll()
 	fmt.Fprintf(out, "soak: done in %.1fs: events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB max rss %d kB goroutines %d\n",
-		el.Seconds(), ev, float64(ev)/el.Seconds(), bad, re, fl, ar, fi, rss(), maxRSS(), runtime.NumGoroutine())
+		el.Seconds(), ev, float64(ev)/el.Seconds(), bad, re, fl, ar, fi, rss(), peakRSS(), runtime.NumGoroutine())
 	fmt.Fprintln(out, "soak: memory:", s.mem)
 	if s.storm != nil {
 		fmt.Fprintln(out, "soak: storm:", s.storm)
