@@ -323,6 +323,9 @@ func (s *soak) run(out io.Writer) error {
 	}
 	defer s.leak.end()
 	s.mem.sample(true)
+	// Before the threads run: they change the pipes.
+	fmt.Fprintf(out, "soak: %d pipes on %d threads (%s), %d in flight per thread, %d timer ops/s\n",
+		len(s.ts)*len(s.ts[0].pipes), len(s.ts), s.l.Backend().Name, s.o.inflight, s.o.timers)
 	done := make(chan error, 1)
 	go func() { done <- s.l.Run() }()
 	start := time.Now()
@@ -331,9 +334,8 @@ func (s *soak) run(out io.Writer) error {
 	defer report.Stop()
 	check := time.NewTicker(50 * time.Millisecond)
 	defer check.Stop()
-	fmt.Fprintf(out, "soak: %d pipes on %d threads (%s), %d in flight per thread, %d timer ops/s\n",
-		len(s.ts)*len(s.ts[0].pipes), len(s.ts), s.l.Backend().Name, s.o.inflight, s.o.timers)
 	var runErr, stormErr error
+	var end time.Time
 loop:
 	for {
 		select {
@@ -349,6 +351,7 @@ loop:
 				stormErr = s.storm.tick(now, ev, warm)
 			}
 			if ev >= s.o.events || now.Sub(start) >= s.o.duration || s.failed() != nil || stormErr != nil {
+				end = now
 				s.stopped.Store(true)
 				if s.storm != nil && stormErr == nil {
 					stormErr = s.storm.idle(min(s.o.window, 300*time.Millisecond))
@@ -372,7 +375,11 @@ loop:
 			last, lastEvents = now, ev
 		}
 	}
-	el := time.Since(start)
+	// The run's length, without the storm's idle phase at the end.
+	if end.IsZero() {
+		end = time.Now()
+	}
+	el := end.Sub(start)
 	if s.storm != nil {
 		// Stopped already, unless the loop stopped on its own.
 		stormErr = cmpErr(stormErr, s.storm.finish())
