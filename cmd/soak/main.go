@@ -31,9 +31,9 @@
 // loops at most once more per signal sent than in the quiet stretch (a
 // thread that spins instead of sleeping goes round thousands of times).
 // The loop's handlers must have seen no more signals than were sent
-// (deliveries coalesce) but at least one per 10 ms of storm, and any
-// error (an EINTR reaching the loop's caller or the soak, say) fails the
-// run.
+// (deliveries coalesce) but at least one per 10 ms of storm and some in
+// every storm window, and any error (an EINTR reaching the loop's caller
+// or the soak, say) fails the run.
 //
 // It exits 0 when everything held, 1 otherwise, 2 on a bad flag.
 //

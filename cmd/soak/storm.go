@@ -21,6 +21,7 @@ type window struct {
 	storm  bool
 	cpu    time.Duration
 	events int64
+	saw    int64 // signals handled
 }
 
 func (w window) perEvent() float64 { return float64(w.cpu.Nanoseconds()) / float64(w.events) }
@@ -48,7 +49,7 @@ type storm struct {
 	windows            []window
 	winStart           time.Time
 	winCPU             time.Duration
-	winEv              int64
+	winEv, winSaw      int64
 	sent1, sent2, sent int64 // SIGUSR1, SIGUSR2, SIGWINCH from the child
 
 	// The idle phase: CPU time and loop iterations of its quiet and
@@ -164,17 +165,17 @@ func (st *storm) tick(now time.Time, events int64, warm bool) error {
 		return nil
 	}
 	if st.winStart.IsZero() {
-		st.winStart, st.winCPU, st.winEv = now, cpuTime(), events
+		st.winStart, st.winCPU, st.winEv, st.winSaw = now, cpuTime(), events, st.seen()
 		return st.set(false, now)
 	}
 	if now.Sub(st.winStart) < st.window {
 		return nil
 	}
-	cpu := cpuTime()
+	cpu, saw := cpuTime(), st.seen()
 	if len(st.windows) < cap(st.windows) {
-		st.windows = append(st.windows, window{storm: st.on, cpu: cpu - st.winCPU, events: events - st.winEv})
+		st.windows = append(st.windows, window{storm: st.on, cpu: cpu - st.winCPU, events: events - st.winEv, saw: saw - st.winSaw})
 	}
-	st.winStart, st.winCPU, st.winEv = now, cpu, events
+	st.winStart, st.winCPU, st.winEv, st.winSaw = now, cpu, events, saw
 	return st.set(!st.on, now)
 }
 
@@ -193,17 +194,20 @@ func (st *storm) idle(d time.Duration) error {
 	c0, l0 := cpuTime(), st.loops()
 	time.Sleep(d)
 	c1, l1 := cpuTime(), st.loops()
-	saw := st.usr1.Load() + st.usr2.Load()
+	saw := st.seen()
 	if err := st.set(true, time.Now()); err != nil {
 		return err
 	}
 	time.Sleep(d)
 	c2, l2 := cpuTime(), st.loops()
-	st.idleSaw = st.usr1.Load() + st.usr2.Load() - saw
+	st.idleSaw = st.seen() - saw
 	st.idleQuiet, st.idleStorm = c1-c0, c2-c1
 	st.idleLoopsQ, st.idleLoopsS = l1-l0, l2-l1
 	return nil
 }
+
+// seen returns the signals the handlers saw so far.
+func (st *storm) seen() int64 { return st.usr1.Load() + st.usr2.Load() }
 
 // loops returns the loop iterations of all threads so far.
 func (st *storm) loops() int64 {
@@ -267,6 +271,11 @@ func (st *storm) check() error {
 			st.idleLoopsS, st.idleWall, st.idleLoopsQ, idleMax)
 	case st.idleSaw < max(idleFloor, 1):
 		return fmt.Errorf("storm: handlers saw %d signals in %v of storm while idle, fewer than %d", st.idleSaw, st.idleWall, idleFloor)
+	}
+	for i, w := range st.windows {
+		if w.storm && w.saw == 0 {
+			return fmt.Errorf("storm: handlers saw no signal in storm window %d (%v)", i, st.window)
+		}
 	}
 	r := st.pairedMedian()
 	if r == 0 {

@@ -73,7 +73,7 @@ func TestStormSoak(t *testing.T) {
 }
 
 // TestStormBusyFails: the busy-loop checks can fail. One debugging flag
-// makes every thread burn 5 ms for each batch of signals the loop
+// makes every thread burn 10 ms for each batch of signals the loop
 // handles: the CPU per event of the storm windows must come out more than
 // twice that of the quiet ones. Another keeps every thread from sleeping
 // for 50 ms after each batch: while the soak is idle, its threads must be
@@ -82,7 +82,7 @@ func TestStormSoak(t *testing.T) {
 func TestStormBusyFails(t *testing.T) {
 	bin := build(t)
 	for _, tc := range []struct{ flag, want string }{
-		{"-debug-spin=5ms", "FAILED: storm: CPU per event with the storm"},
+		{"-debug-spin=10ms", "FAILED: storm: CPU per event with the storm"},
 		{"-debug-nosleep=50ms", "loop iterations in 200ms of storm while idle"},
 	} {
 		t.Run(strings.TrimPrefix(tc.flag, "-debug-"), func(t *testing.T) {
