@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -35,7 +34,6 @@ type storm struct {
 	cmd  *exec.Cmd
 	ctl  io.WriteCloser // the child's stdin: '1' on, '0' off, EOF end
 	out  io.ReadCloser  // the child's stdout: what it sent, at the end
-	keep chan os.Signal
 	buf  [1]byte
 	done bool
 
@@ -64,7 +62,7 @@ type storm struct {
 // startStorm registers the loop's handlers and starts the child, storm
 // on. Call it before the loop runs.
 func startStorm(o options, l *loop.Loop) (*storm, error) {
-	st := &storm{rate: o.storm, window: o.window, keep: make(chan os.Signal, 1), l: l}
+	st := &storm{rate: o.storm, window: o.window, l: l}
 	// Room for every window of the longest run, so that the list does
 	// not grow the heap after the warm-up.
 	st.windows = make([]window, 0, min(int(o.duration/o.window)+2, 1<<16))
@@ -108,10 +106,6 @@ func startStorm(o options, l *loop.Loop) (*storm, error) {
 			return nil, err
 		}
 	}
-	// The loop stops catching its signals when Run returns; this channel
-	// keeps them caught (and dropped) until the process ends, so that a
-	// signal still in flight then cannot kill it.
-	signal.Notify(st.keep, syscall.SIGUSR1, syscall.SIGUSR2)
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("storm: %w", err)
