@@ -86,7 +86,7 @@ func TestStormBusyFails(t *testing.T) {
 		{"-debug-nosleep=50ms", "loop iterations in 200ms of storm while idle"},
 	} {
 		t.Run(strings.TrimPrefix(tc.flag, "-debug-"), func(t *testing.T) {
-			out, err := exec.Command(bin, "-fds", "400", "-duration", "2500ms", "-report", "1s",
+			out, err := exec.Command(bin, "-poller", "epoll", "-fds", "400", "-duration", "2500ms", "-report", "1s",
 				"-storm", "5000", "-storm-window", "200ms", tc.flag).CombinedOutput()
 			s := string(out)
 			require.Equal(t, 1, exitCode(err), "exit status; output:\n%s", s)
@@ -106,7 +106,7 @@ func TestLeakFails(t *testing.T) {
 		{"goroutines", "goroutines after the warm-up"},
 	} {
 		t.Run("leak="+tc.kind, func(t *testing.T) {
-			out, err := exec.Command(bin, "-fds", "400", "-duration", "2s", "-report", "1s", "-debug-leak", tc.kind).CombinedOutput()
+			out, err := exec.Command(bin, "-poller", "epoll", "-fds", "400", "-duration", "2s", "-report", "1s", "-debug-leak", tc.kind).CombinedOutput()
 			s := string(out)
 			assert.Equal(t, 1, exitCode(err), "exit status; output:\n%s", s)
 			assert.Contains(t, s, tc.want)
