@@ -11,23 +11,45 @@
 // timers at a fixed rate. Every -report interval it prints the events per
 // second, the resident memory, the goroutine count and the open fds; at
 // the end it drains every pipe, checks that each pipe's count matches, and
-// that no fd is left open. It exits 0 when everything held, 1 otherwise,
-// 2 on a bad flag.
+// that no fd is left open. It also samples the heap in use and the
+// goroutine count: after the warm-up (the first fifth of the run, in
+// events or in time) neither may exceed its warm-up level by more than a
+// generous bound (the heap twice its warm-up level or 4 MB more, whichever
+// is larger; the goroutines not at all).
+//
+// With -storm RATE, a child (this program re-executed) sends RATE signals
+// a second to the soak: SIGUSR1 to the process, and SIGUSR2 and SIGWINCH
+// to each of its threads in turn (so that the polling threads' waits are
+// interrupted too). The loop handles SIGUSR1 and SIGUSR2; SIGWINCH is
+// left to the Go runtime. The storm runs through the warm-up; after it,
+// the storm is switched off and on every -storm-window, and the CPU time
+// per event (user plus system, from getrusage) of each storm window is
+// divided by that of the quiet window before it: the median of these
+// ratios must be at most 2. At the end the messages stop and the threads
+// sleep in their polls, which the storm now interrupts: after a quiet
+// stretch the storm runs once more, and the threads may go round their
+// loops at most once more per signal sent than in the quiet stretch (a
+// thread that spins instead of sleeping goes round thousands of times).
+// The loop's handlers must have seen no more signals than were sent
+// (deliveries coalesce) but at least one per 10 ms of storm and some in
+// every storm window, and any error (an EINTR reaching the loop's caller
+// or the soak, say) fails the run.
+//
+// It exits 0 when everything held, 1 otherwise, 2 on a bad flag.
 //
 //	go run ./cmd/soak                     # at the fd hard limit, 10M events
+//	go run ./cmd/soak -storm 5000         # the same under a signal storm
 //	go run ./cmd/soak -fds 2000 -duration 20s
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
@@ -47,6 +69,14 @@ type options struct {
 	report   time.Duration
 	inflight int
 	timers   int
+	storm    int
+	window   time.Duration
+
+	// Debugging only, left out of the usage text.
+	leak    string        // "heap" or "goroutines": leak on purpose
+	spin    time.Duration // busy work on every thread per storm signal
+	nosleep time.Duration // no sleep on any thread for this long per signal
+	memprof string        // heap profile written at the end
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -61,6 +91,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.report, "report", 10*time.Second, "print figures this often")
 	fs.IntVar(&o.inflight, "inflight", 256, "messages kept moving per thread")
 	fs.IntVar(&o.timers, "timers", 100_000, "timer arms and cancels per second, all threads")
+	fs.IntVar(&o.storm, "storm", 0, "signals a second sent by a child during the run (0: none)")
+	fs.DurationVar(&o.window, "storm-window", time.Second, "after the warm-up, switch the storm off and on this often")
+	fs.StringVar(&o.leak, debugPrefix+"leak", "", "leak `heap` or `goroutines` on purpose")
+	fs.DurationVar(&o.spin, debugPrefix+"spin", 0, "with -storm, burn this long on every thread per signal handled")
+	fs.DurationVar(&o.nosleep, debugPrefix+"nosleep", 0, "with -storm, keep every thread from sleeping this long after each signal handled")
+	fs.StringVar(&o.memprof, debugPrefix+"memprofile", "", "write a heap profile of every allocation to `file` at the end")
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -81,11 +118,36 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-inflight %d: want >= 1", o.inflight)
 	case o.timers < 0:
 		return o, fmt.Errorf("-timers %d: want >= 0", o.timers)
+	case o.storm < 0:
+		return o, fmt.Errorf("-storm %d: want >= 0", o.storm)
+	case o.window <= 0:
+		return o, fmt.Errorf("-storm-window %v: want > 0", o.window)
+	case o.leak != "" && o.leak != "heap" && o.leak != "goroutines":
+		return o, fmt.Errorf("-%sleak %q: want heap or goroutines", debugPrefix, o.leak)
 	}
 	return o, nil
 }
 
+// debugPrefix starts the names of the flags left out of the usage text.
+const debugPrefix = "debug-"
+
+// usage prints the flags but the debugging ones.
+func usage(fs *flag.FlagSet) {
+	pub := flag.NewFlagSet("soak", flag.ContinueOnError)
+	pub.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Name, debugPrefix) {
+			pub.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	fmt.Fprintln(fs.Output(), "usage: soak [flags]")
+	pub.PrintDefaults()
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == stormChildArg {
+		return stormChild(args[1:], os.Stdin, stdout, stderr)
+	}
 	o, err := parse(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -155,31 +217,6 @@ func raiseLimit() (int, error) {
 		return 1 << 20, nil
 	}
 	return int(rl.Cur), nil
-}
-
-// openFDs counts the process's open fds.
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents) - 1 // the directory's own fd
-}
-
-// rss returns the resident set size in kB, from /proc/self/status.
-func rss() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if f := bytes.Fields(sc.Bytes()); len(f) >= 2 && string(f[0]) == "VmRSS:" {
-			n, _ := strconv.Atoi(string(f[1]))
-			return n
-		}
-	}
-	return -1
 }
 
 // binaryLE is the message encoding: one 8-byte sequence number.

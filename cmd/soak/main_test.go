@@ -48,6 +48,8 @@ func TestShortSoak(t *testing.T) {
 			assert.Contains(t, s, "("+backend+")")
 			assert.Contains(t, s, " bad 0 ")
 			assert.Contains(t, s, "as at start")
+			assert.Regexp(t, `max rss [1-9]\d* kB`, s)
+			assert.Contains(t, s, "soak: memory: heap in use max ")
 			assert.True(t, strings.HasSuffix(s, "soak: OK\n"), "last line: %q", s)
 			assert.GreaterOrEqual(t, strings.Count(s, "rss "), 2, "periodic reports:\n%s", s)
 		})
@@ -68,6 +70,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-poller", "select", "-fds", "2000"}, "-fds 2000"},
 		{[]string{"-fds", "100000000"}, "-fds"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-storm", "-1"}, "-storm"},
+		{[]string{"-storm-window", "0s"}, "-storm-window"},
+		{[]string{"-debug-leak", "fds"}, "-debug-leak"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
 		assert.Equal(t, 2, exitCode(err), "%v: output %s", tc.args, out)

@@ -38,6 +38,7 @@ type tstate struct {
 	parked []*pipe   // pipes whose read interest is off until the next tick
 	start  time.Time // of the churn, for the timer rate
 	ops    int64     // timer operations done
+	leaked [][]byte  // -debug-leak heap
 
 	events   atomic.Int64
 	bad      atomic.Int64 // lost, duplicated or reordered messages
@@ -54,13 +55,19 @@ type soak struct {
 	ts      []*tstate
 	fdsAt0  int
 	stopped atomic.Bool
+	mem     *memWatch
+	storm   *storm // nil without -storm
+	leak    leaker
 }
 
 func newSoak(o options, limit int, backend *poller.Backend) (*soak, error) {
 	// Go's runtime opens its own poller (two fds) with the first timer:
 	// start it before counting.
 	time.Sleep(time.Millisecond)
-	s := &soak{o: o, fdsAt0: openFDs()}
+	if o.memprof != "" {
+		runtime.MemProfileRate = 1
+	}
+	s := &soak{o: o, fdsAt0: openFDs(), mem: newMemWatch(), leak: leaker{kind: o.leak}}
 	l, err := loop.New(loop.Config{Threads: o.threads, Table: fdtable.New(limit), Backend: backend})
 	if err != nil {
 		return nil, err
@@ -170,8 +177,13 @@ func (t *tstate) drain(p *pipe) int {
 	for {
 		n, err := unix.Read(p.r, t.buf[:])
 		if n <= 0 {
+			// Drained. Anything else (end of file, EINTR, any error)
+			// fails the run: the write end is open and the read
+			// end non-blocking.
 			if err == unix.EAGAIN {
 				t.th.FD().CantRecv(p.r)
+			} else {
+				t.fail(fmt.Errorf("read from pipe %d: %d, %v", p.r, n, err))
 			}
 			break
 		}
@@ -228,6 +240,9 @@ func (t *tstate) churnTask(tk *loop.Task, _ any, _ loop.State) bool {
 	}
 	if t.ticks%100 == 0 {
 		t.reopen()
+	}
+	if t.s.o.leak == "heap" {
+		t.leaked = append(t.leaked, make([]byte, 4096))
 	}
 	if len(t.timers) > 0 {
 		if t.start.IsZero() {
@@ -298,6 +313,19 @@ func (s *soak) totals() (events, bad, reopened, flips, armed, fired int64) {
 }
 
 func (s *soak) run(out io.Writer) error {
+	if s.o.storm > 0 {
+		st, err := startStorm(s.o, s.l)
+		if err != nil {
+			s.closeAll()
+			return err
+		}
+		s.storm = st
+	}
+	defer s.leak.end()
+	s.mem.sample(true)
+	// Before the threads run: they change the pipes.
+	fmt.Fprintf(out, "soak: %d pipes on %d threads (%s), %d in flight per thread, %d timer ops/s\n",
+		len(s.ts)*len(s.ts[0].pipes), len(s.ts), s.l.Backend().Name, s.o.inflight, s.o.timers)
 	done := make(chan error, 1)
 	go func() { done <- s.l.Run() }()
 	start := time.Now()
@@ -306,37 +334,66 @@ func (s *soak) run(out io.Writer) error {
 	defer report.Stop()
 	check := time.NewTicker(50 * time.Millisecond)
 	defer check.Stop()
-	fmt.Fprintf(out, "soak: %d pipes on %d threads (%s), %d in flight per thread, %d timer ops/s\n",
-		len(s.ts)*len(s.ts[0].pipes), len(s.ts), s.l.Backend().Name, s.o.inflight, s.o.timers)
-	var runErr error
+	var runErr, stormErr error
+	var end time.Time
 loop:
 	for {
 		select {
 		case runErr = <-done:
 			break loop
-		case <-check.C:
+		case now := <-check.C:
 			ev, _, _, _, _, _ := s.totals()
-			if ev >= s.o.events || time.Since(start) >= s.o.duration || s.failed() != nil {
+			// The warm-up: the first fifth of the run.
+			warm := ev < s.o.events/5 && now.Sub(start) < s.o.duration/5
+			s.mem.sample(warm)
+			s.leak.check()
+			if s.storm != nil && stormErr == nil {
+				stormErr = s.storm.tick(now, ev, warm)
+			}
+			if ev >= s.o.events || now.Sub(start) >= s.o.duration || s.failed() != nil || stormErr != nil {
+				end = now
 				s.stopped.Store(true)
+				if s.storm != nil && stormErr == nil {
+					stormErr = s.storm.idle(min(s.o.window, 300*time.Millisecond))
+				}
+				if s.storm != nil && stormErr == nil {
+					// The whole storm reaches the loop's handlers
+					// before the loop stops.
+					stormErr = s.storm.finish()
+				}
 				s.l.Stop()
+				runErr = <-done
+				break loop
 			}
 		case now := <-report.C:
 			ev, bad, re, fl, ar, fi := s.totals()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(out, "soak: %6.1fs events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB heap %d kB goroutines %d fds %d\n",
+			fmt.Fprintf(out, "soak: %6.1fs events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB heap %d kB gc %d goroutines %d fds %d\n",
 				now.Sub(start).Seconds(), ev, float64(ev-lastEvents)/now.Sub(last).Seconds(), bad, re, fl, ar, fi,
-				rss(), ms.HeapInuse/1024, runtime.NumGoroutine(), openFDs())
+				rss(), ms.HeapInuse/1024, ms.NumGC, runtime.NumGoroutine(), openFDs())
 			last, lastEvents = now, ev
 		}
 	}
-	el := time.Since(start)
+	// The run's length, without the storm's idle phase at the end.
+	if end.IsZero() {
+		end = time.Now()
+	}
+	el := end.Sub(start)
+	if s.storm != nil {
+		// Stopped already, unless the loop stopped on its own.
+		stormErr = cmpErr(stormErr, s.storm.finish())
+	}
 	if runErr != nil {
 		return runErr
 	}
 	if err := s.failed(); err != nil {
 		s.closeAll()
 		return err
+	}
+	if stormErr != nil {
+		s.closeAll()
+		return stormErr
 	}
 	// Everything still in flight is in the pipes: each must hold exactly
 	// the messages sent and not yet read, in order.
@@ -350,10 +407,30 @@ loop:
 		}
 	}
 	ev, bad, re, fl, ar, fi := s.totals()
+	if s.o.memprof != "" {
+		if err := writeMemProfile(s.o.memprof); err != nil {
+			fmt.Fprintln(out, "soak: -debug-memprofile:", err)
+		}
+	}
 	s.closeAll()
-	fmt.Fprintf(out, "soak: done in %.1fs: events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB goroutines %d\n",
-		el.Seconds(), ev, float64(ev)/el.Seconds(), bad, re, fl, ar, fi, rss(), runtime.NumGoroutine())
+	fmt.Fprintf(out, "soak: done in %.1fs: events %d (%.0f/s) bad %d reopened %d flips %d timer ops %d fired %d rss %d kB max rss %d kB goroutines %d\n",
+		el.Seconds(), ev, float64(ev)/el.Seconds(), bad, re, fl, ar, fi, rss(), peakRSS(), runtime.NumGoroutine())
+	fmt.Fprintln(out, "soak: memory:", s.mem)
+	if s.storm != nil {
+		fmt.Fprintln(out, "soak: storm:", s.storm)
+	}
 	if err := s.failed(); err != nil {
+		return err
+	}
+	if stormErr != nil {
+		return stormErr
+	}
+	if s.storm != nil {
+		if err := s.storm.check(); err != nil {
+			return err
+		}
+	}
+	if err := s.mem.check(); err != nil {
 		return err
 	}
 	if n := openFDs(); n != s.fdsAt0 {
@@ -379,6 +456,14 @@ func (t *tstate) drainStopped(p *pipe) {
 			p.got = seq
 		}
 	}
+}
+
+// cmpErr returns the first error that is not nil.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func (s *soak) failed() error {
