@@ -27,6 +27,7 @@ import (
 	"github.com/evpoll/evpoll/internal/fdcount"
 	"github.com/evpoll/evpoll/poller"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // Build compiles the package in the current directory into a temporary
@@ -47,7 +48,10 @@ func Build(name string) (string, func(), error) {
 }
 
 // Main is a whole TestMain for a program's process tests: it builds the
-// program into *bin, runs the tests, removes the binary and exits.
+// program into *bin, runs the tests, removes the binary and exits. Tests
+// that pass but leave goroutines behind (a client reader never stopped,
+// a process never waited for) fail it, as goleak's VerifyTestMain does;
+// os/signal's delivery goroutine lives as long as the process by design.
 func Main(m *testing.M, name string, bin *string) {
 	b, cleanup, err := Build(name)
 	if err != nil {
@@ -57,6 +61,12 @@ func Main(m *testing.M, name string, bin *string) {
 	*bin = b
 	code := m.Run()
 	cleanup()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("os/signal.signal_recv")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: errors on successful test run:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
