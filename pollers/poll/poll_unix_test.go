@@ -3,7 +3,6 @@
 package poll
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -91,77 +90,6 @@ func TestPOLLNVAL(t *testing.T) {
 	e.Th.Remove(a)
 }
 
-// TestMaxEventsFair: with more fds always ready than MaxEvents, every
-// cycle dispatches MaxEvents of them and successive cycles go round all
-// of them, so none starves.
-func TestMaxEventsFair(t *testing.T) {
-	const n, max = 10, 4
-	e := newEnv(t, func(c *poller.Context) { c.MaxEvents = max })
-	calls := map[int]int{}
-	for i := 0; i < n; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(fd int, _ any) { calls[fd]++ }) // never drained
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		if _, err := unix.Write(b, []byte{1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	total := 0
-	for cycle := 0; cycle < 5; cycle++ {
-		e.Poll(e.Ctx.UpdateTime().Add(100), false)
-		sum := 0
-		for _, c := range calls {
-			sum += c
-		}
-		if sum-total != max {
-			t.Errorf("cycle %d dispatched %d events, want %d", cycle, sum-total, max)
-		}
-		total = sum
-	}
-	// 5 cycles of 4 = 20 events over 10 fds: each exactly twice.
-	if len(calls) != n {
-		t.Errorf("%d fds were dispatched, want all %d", len(calls), n)
-	}
-	for fd, c := range calls {
-		if c != 2 {
-			t.Errorf("fd %d dispatched %d times in 5 cycles, want 2", fd, c)
-		}
-	}
-}
-
-// TestAllocs: a poll cycle with events allocates nothing.
-func TestAllocs(t *testing.T) {
-	e := newEnv(t)
-	var buf [1]byte
-	var peers []int
-	for i := 0; i < 4; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(fd int, _ any) {
-			unix.Read(fd, buf[:])
-			e.Th.CantRecv(fd)
-		})
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		peers = append(peers, b)
-	}
-	e.Poll(poller.Eternity, true)
-	got := testing.AllocsPerRun(200, func() {
-		for _, b := range peers {
-			unix.Write(b, buf[:])
-		}
-		if err := e.P.Poll(e.Ctx.UpdateTime().Add(100), false); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if got != 0 {
-		t.Errorf("allocations per poll cycle = %v, want 0", got)
-	}
-	if d := e.Ctx.Activity.PollIO.Load(); d < 200 {
-		t.Errorf("poll_io = %d after 200 cycles with events", d)
-	}
-}
-
 // TestMigratedOnUpdate: an update applied after the fd moved to another
 // thread (it was queued before the move) drops the fd from this instance
 // and counts it as skipped.
@@ -190,47 +118,5 @@ func TestMigratedOnUpdate(t *testing.T) {
 	}
 	if got := e.Ctx.Activity.PollSkipFD.Load(); got != 1 {
 		t.Errorf("poll_skip_fd = %d, want 1", got)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	e := newEnv(t)
-	if err := e.P.Fork(); err != nil {
-		t.Errorf("Fork: %v", err)
-	}
-	if err := e.P.Close(); err != nil {
-		t.Errorf("Term: %v", err)
-	}
-	for name, err := range map[string]error{
-		"Poll": e.P.Poll(poller.Eternity, true),
-		"Fork": e.P.Fork(),
-	} {
-		if !errors.Is(err, poller.ErrClosed) {
-			t.Errorf("%s after Term = %v, want ErrClosed", name, err)
-		}
-	}
-	if _, err := e.P.Registered(); !errors.Is(err, poller.ErrClosed) {
-		t.Errorf("Registered after Term = %v, want ErrClosed", err)
-	}
-	if _, err := New(nil); err == nil {
-		t.Errorf("New(nil) succeeded")
-	}
-}
-
-// TestTermFromIOCB: an iocb may terminate its own poller mid-dispatch.
-func TestTermFromIOCB(t *testing.T) {
-	e := newEnv(t)
-	for i := 0; i < 3; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(int, any) { e.P.Close() })
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		unix.Write(b, []byte{1})
-	}
-	if err := e.P.Poll(e.Ctx.UpdateTime().Add(1000), false); err != nil {
-		t.Errorf("Poll during which an iocb ran Term = %v", err)
-	}
-	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
-		t.Errorf("next Poll = %v, want ErrClosed", err)
 	}
 }

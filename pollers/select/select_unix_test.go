@@ -137,70 +137,6 @@ func TestBadFD(t *testing.T) {
 	e.Th.Remove(a)
 }
 
-func TestAllocs(t *testing.T) {
-	e := newEnv(t, SetSize)
-	var buf [1]byte
-	var peers []int
-	for i := 0; i < 4; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(fd int, _ any) {
-			unix.Read(fd, buf[:])
-			e.Th.CantRecv(fd)
-		})
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		peers = append(peers, b)
-	}
-	e.Poll(poller.Eternity, true)
-	got := testing.AllocsPerRun(200, func() {
-		for _, b := range peers {
-			unix.Write(b, buf[:])
-		}
-		if err := e.P.Poll(e.Ctx.UpdateTime().Add(100), false); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if got != 0 {
-		t.Errorf("allocations per poll cycle = %v, want 0", got)
-	}
-	if d := e.Ctx.Activity.PollIO.Load(); d < 200 {
-		t.Errorf("poll_io = %d after 200 cycles with events", d)
-	}
-}
-
-func TestMaxEventsFair(t *testing.T) {
-	const n, max = 10, 4
-	e := newEnv(t, SetSize, func(c *poller.Context) { c.MaxEvents = max })
-	calls := map[int]int{}
-	for i := 0; i < n; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(fd int, _ any) { calls[fd]++ }) // never drained
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		unix.Write(b, []byte{1})
-	}
-	total := 0
-	for cycle := 0; cycle < 5; cycle++ {
-		e.Poll(e.Ctx.UpdateTime().Add(100), false)
-		sum := 0
-		for _, c := range calls {
-			sum += c
-		}
-		if sum-total != max {
-			t.Errorf("cycle %d dispatched %d events, want %d", cycle, sum-total, max)
-		}
-		total = sum
-	}
-	for fd, c := range calls {
-		if c != 2 {
-			t.Errorf("fd %d dispatched %d times in 5 cycles, want 2", fd, c)
-		}
-	}
-	if len(calls) != n {
-		t.Errorf("%d fds dispatched, want %d", len(calls), n)
-	}
-}
-
 // TestMaxfdFollowsRegistrations: nfds shrinks when the top fds leave.
 func TestMaxfdFollowsRegistrations(t *testing.T) {
 	e := newEnv(t, SetSize)
@@ -219,43 +155,5 @@ func TestMaxfdFollowsRegistrations(t *testing.T) {
 	e.Poll(poller.Eternity, true)
 	if e.P.sets.maxfd != lo+1 {
 		t.Errorf("maxfd after deleting the top fd = %d, want %d", e.P.sets.maxfd, lo+1)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	e := newEnv(t, SetSize)
-	if err := e.P.Fork(); err != nil {
-		t.Errorf("Fork: %v", err)
-	}
-	e.P.Close()
-	if err := e.P.Close(); err != nil {
-		t.Errorf("second Term: %v", err)
-	}
-	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
-		t.Errorf("Poll after Term = %v, want ErrClosed", err)
-	}
-	if _, err := e.P.Registered(); !errors.Is(err, poller.ErrClosed) {
-		t.Errorf("Registered after Term = %v, want ErrClosed", err)
-	}
-	if e.P.Flags() != 0 {
-		t.Errorf("Flags = %v, want 0", e.P.Flags())
-	}
-}
-
-// TestTermFromIOCB: an iocb may terminate its own poller mid-dispatch.
-func TestTermFromIOCB(t *testing.T) {
-	e := newEnv(t, SetSize)
-	for i := 0; i < 3; i++ {
-		a, b := e.Pair()
-		e.Insert(a, func(int, any) { e.P.Close() })
-		e.Th.WantRecv(a)
-		e.Th.CantRecv(a)
-		unix.Write(b, []byte{1})
-	}
-	if err := e.P.Poll(e.Ctx.UpdateTime().Add(1000), false); err != nil {
-		t.Errorf("Poll during which an iocb ran Term = %v", err)
-	}
-	if err := e.P.Poll(poller.Eternity, true); !errors.Is(err, poller.ErrClosed) {
-		t.Errorf("next Poll = %v, want ErrClosed", err)
 	}
 }
