@@ -5,7 +5,9 @@ package userset_test
 import (
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/testenv"
 	"github.com/evpoll/evpoll/poller"
 	"github.com/evpoll/evpoll/pollers/poll"
@@ -138,5 +140,79 @@ func TestCloseFromIOCB(t *testing.T) {
 		assert.NoError(t, err, "Poll during which an iocb ran Close")
 		err = e.P.Poll(poller.Eternity, true)
 		assert.True(t, errors.Is(err, poller.ErrClosed), "next Poll = %v, want ErrClosed", err)
+	})
+}
+
+// TestClosedBehindTable: an fd closed behind the table's back (poll
+// reports POLLNVAL, select fails with EBADF) is reported to its owner as
+// an error once, counted in poll_dead_fd and dropped, so the next cycle
+// waits normally, the other fds keep working, wanting it again does not
+// bring it back, and a new user of the number is polled as usual.
+func TestClosedBehindTable(t *testing.T) {
+	eachBackend(t, func(t *testing.T, newEnv func(...func(*poller.Context)) *env) {
+		e := newEnv()
+		a, _ := e.Pair()
+		b, b2 := e.Pair()
+		var calls, bcalls int
+		var ev fdtable.State
+		e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
+		e.Insert(b, func(fd int, _ any) {
+			bcalls++
+			var buf [1]byte
+			unix.Read(fd, buf[:])
+			e.Th.CantRecv(fd)
+		})
+		for _, fd := range []int{a, b} {
+			e.Th.WantRecv(fd)
+			e.Th.CantRecv(fd)
+		}
+		e.Poll(poller.Eternity, true)
+		r, _ := e.Polled(a)
+		require.True(t, r, "fd %d polled after want recv", a)
+		require.NoError(t, unix.Close(a))
+
+		e.Poll(e.Ctx.UpdateTime().Add(1000), false)
+		assert.Equal(t, 1, calls, "iocb calls")
+		assert.NotZero(t, ev&fdtable.ErrRW, "event byte %v has ERR", ev)
+		assert.Equal(t, uint32(1), e.Ctx.Activity.PollDeadFD.Load(), "poll_dead_fd")
+		r, s := e.Polled(a)
+		assert.False(t, r || s, "closed fd still polled (%v, %v)", r, s)
+
+		waits := e.P.(interface{ KernelWaits() uint64 })
+		before := waits.KernelWaits()
+		start := time.Now()
+		e.Poll(e.Ctx.UpdateTime().Add(30), false)
+		assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond, "the closed fd still wakes the wait")
+		assert.Equal(t, uint64(1), waits.KernelWaits()-before, "kernel waits in the next cycle")
+		assert.Equal(t, 1, calls, "iocb calls after the next cycle")
+
+		unix.Write(b2, []byte{1})
+		e.Poll(e.Ctx.UpdateTime().Add(1000), false)
+		assert.Equal(t, 1, bcalls, "iocb calls on the healthy fd")
+
+		// Wanting it again does not bring it back: it is still closed.
+		e.Th.StopRecv(a)
+		e.Th.WantRecv(a)
+		start = time.Now()
+		e.Poll(e.Ctx.UpdateTime().Add(30), false)
+		assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond, "the closed fd is polled again after want recv")
+		assert.Equal(t, 1, calls, "iocb calls after want recv again")
+
+		// A new user of the number (a new generation) is polled as usual.
+		require.NoError(t, e.Th.Remove(a))
+		c, c2 := e.Pair() // a is free: usually c == a
+		if c != a {
+			require.NoError(t, unix.Dup2(c, a))
+			defer unix.Close(a)
+		}
+		e.Insert(a, func(int, any) { calls++ })
+		e.Th.WantRecv(a)
+		e.Th.CantRecv(a)
+		unix.Write(c2, []byte{1})
+		e.Poll(e.Ctx.UpdateTime().Add(1000), false)
+		r, _ = e.Polled(a)
+		assert.True(t, r, "reused fd %d polled", a)
+		assert.Equal(t, 2, calls, "iocb calls once the number is reused")
+		e.Th.Remove(a)
 	})
 }

@@ -93,50 +93,6 @@ func TestRefuseBeyondSetSize(t *testing.T) {
 	}
 }
 
-// TestBadFD: an fd closed behind the table's back makes select fail with
-// EBADF; the instance reports it to its owner, counts it and drops it, so
-// the next cycle waits normally.
-func TestBadFD(t *testing.T) {
-	e := newEnv(t, SetSize)
-	a, _ := e.Pair()
-	b, b2 := e.Pair()
-	var calls int
-	var ev fdtable.State
-	e.Insert(a, func(fd int, _ any) { calls++; ev = e.Tab.Info(fd).Ev })
-	var bcalls int
-	e.Insert(b, func(int, any) { bcalls++ })
-	for _, fd := range []int{a, b} {
-		e.Th.WantRecv(fd)
-		e.Th.CantRecv(fd)
-	}
-	e.Poll(poller.Eternity, true)
-	if err := unix.Close(a); err != nil {
-		t.Fatal(err)
-	}
-	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
-	if calls != 1 || ev&fdtable.ErrRW == 0 {
-		t.Errorf("iocb calls = %d with ev %v, want 1 with ERR", calls, ev)
-	}
-	if got := e.Ctx.Activity.PollDeadFD.Load(); got != 1 {
-		t.Errorf("poll_dead_fd = %d, want 1", got)
-	}
-	if r, s := e.Polled(a); r || s {
-		t.Errorf("closed fd polled = %v, %v, want dropped", r, s)
-	}
-	start := time.Now()
-	e.Poll(e.Ctx.UpdateTime().Add(30), false)
-	if el := time.Since(start); el < 30*time.Millisecond || calls != 1 {
-		t.Errorf("next cycle took %v with %d iocb calls; want a normal wait", el, calls)
-	}
-	// The other fd still works.
-	unix.Write(b2, []byte{1})
-	e.Poll(e.Ctx.UpdateTime().Add(1000), false)
-	if bcalls != 1 {
-		t.Errorf("iocb calls on the healthy fd = %d, want 1", bcalls)
-	}
-	e.Th.Remove(a)
-}
-
 // TestMaxfdFollowsRegistrations: nfds shrinks when the top fds leave.
 func TestMaxfdFollowsRegistrations(t *testing.T) {
 	e := newEnv(t, SetSize)
