@@ -3,7 +3,6 @@
 package evports
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/instance"
 	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 )
@@ -21,23 +21,13 @@ import (
 // Flags, the counters and the Waker's Wake may be called from any
 // goroutine.
 type Poller struct {
-	ctx  *poller.Context
-	th   *fdtable.Thread
-	tab  *fdtable.Table
-	tid  int
-	bit  uint64
-	name string
+	// Updates counts associations changed or removed, Waits port_getn
+	// calls, RegErrors associations the kernel refused.
+	instance.Base
 
 	k      Kernel
 	port   atomic.Pointer[portBox]
-	closed atomic.Bool
-	// detach undoes the latest Thread.Attach.
-	detach atomic.Pointer[func() bool]
-
-	updates   atomic.Uint64 // associations changed or removed
-	rearms    atomic.Uint64 // associations restored after an event
-	waits     atomic.Uint64 // port_getn calls
-	regErrors atomic.Uint64 // associations the kernel refused
+	rearms atomic.Uint64 // associations restored after an event
 
 	events   []PortEvent
 	waker    *Waker
@@ -51,44 +41,28 @@ type Poller struct {
 // portBox lets Closing, on another goroutine, read the port Fork replaces.
 type portBox struct{ p Port }
 
-var (
-	_ poller.Poller   = (*Poller)(nil)
-	_ poller.Waiter   = (*Poller)(nil)
-	_ fdtable.Updater = (*Poller)(nil)
-)
-
 // New creates an event-port instance over kernel k for ctx's thread and
-// installs it as that thread's close hook. Backend.New calls it with
-// System.
+// attaches it to the thread (fdtable.Thread.Attach), which hands it every
+// fd the thread already wants. Backend.New calls it with System.
 func New(ctx *poller.Context, k Kernel) (*Poller, error) {
 	return newPoller(ctx, k, Name)
 }
 
 func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
-	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
-		return nil, errors.New(name + ": context without a thread")
+	p := &Poller{k: k}
+	if err := p.Init(name, ctx); err != nil {
+		return nil, err
 	}
 	port, err := k.PortCreate()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, os.NewSyscallError("port_create", err))
 	}
-	p := &Poller{
-		ctx:    ctx,
-		th:     ctx.Thread,
-		tab:    ctx.Table,
-		tid:    ctx.Thread.ID(),
-		bit:    ctx.Thread.Bit(),
-		name:   name,
-		k:      k,
-		events: make([]PortEvent, ctx.EventsPerPoll()),
-	}
+	p.events = make([]PortEvent, ctx.EventsPerPoll())
 	p.port.Store(&portBox{port})
-	detach, err := p.th.Attach(p)
-	if err != nil {
+	if err := p.Attach(p, ""); err != nil {
 		port.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	p.detach.Store(&detach)
 	return p, nil
 }
 
@@ -103,18 +77,18 @@ func (p *Poller) Flags() poller.Flags { return staticFlags }
 // (conformance.UpdateCounter). Re-associating an fd after its event with
 // the directions it had (the event consumed the one-shot association) is
 // not a change; Rearms counts those calls.
-func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
+func (p *Poller) KernelUpdates() uint64 { return p.Updates.Load() }
 
 // Rearms returns the number of associations restored after an event.
 func (p *Poller) Rearms() uint64 { return p.rearms.Load() }
 
 // KernelWaits returns the number of port_getn calls, not counting those a
 // signal interrupted (conformance.WaitCounter).
-func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+func (p *Poller) KernelWaits() uint64 { return p.Waits.Load() }
 
 // RegistrationErrors returns the number of associations the kernel
 // refused; each was delivered to its fd's owner as an error event.
-func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
+func (p *Poller) RegistrationErrors() uint64 { return p.RegErrors.Load() }
 
 // UpdateFD applies fd's desired state to this thread's port. It is called
 // by fdtable.Thread.DrainUpdates with the fd locked.
@@ -122,8 +96,8 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 	op, recv, send := Resync(u.State, u.Ours, u.PolledRecv, u.PolledSend)
 	switch op {
 	case OpDissociate:
-		p.tab.SetPolled(u.FD, p.tid, false, false)
-		p.updates.Add(1)
+		p.Tab.SetPolled(u.FD, p.TID, false, false)
+		p.Updates.Add(1)
 		// ENOENT: already consumed by an event or removed by a close.
 		p.cur().Dissociate(u.FD)
 	case OpAssociate:
@@ -131,12 +105,12 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 			// Event ports would watch a regular file (always ready);
 			// epoll refuses them, and every backend behaves as epoll
 			// does.
-			if err := p.pollable.Check(p.name, u.FD, u.Gen); err != nil {
-				p.ctx.FailFD(u.FD, u.Gen, err)
+			if err := p.pollable.Check(p.Name, u.FD, u.Gen); err != nil {
+				p.Ctx.FailFD(u.FD, u.Gen, err)
 				return
 			}
 		}
-		p.updates.Add(1)
+		p.Updates.Add(1)
 		p.associate(u.FD, u.Gen, recv, send)
 	}
 }
@@ -147,16 +121,16 @@ func (p *Poller) associate(fd int, gen uint32, recv, send bool) {
 		p.registrationFailed(fd, gen, err)
 		return
 	}
-	p.tab.SetPolled(fd, p.tid, recv, send)
+	p.Tab.SetPolled(fd, p.TID, recv, send)
 }
 
 // registrationFailed is the one place an association the kernel refused
 // for one fd goes: the fd is recorded as watched in no direction and its
 // owner gets an error event through the context.
 func (p *Poller) registrationFailed(fd int, gen uint32, err error) {
-	p.regErrors.Add(1)
-	p.tab.SetPolled(fd, p.tid, false, false)
-	p.ctx.FailFD(fd, gen, fmt.Errorf("%s: associate fd %d: %w", p.name, fd, os.NewSyscallError("port_associate", err)))
+	p.RegErrors.Add(1)
+	p.Tab.SetPolled(fd, p.TID, false, false)
+	p.Ctx.FailFD(fd, gen, fmt.Errorf("%s: associate fd %d: %w", p.Name, fd, os.NewSyscallError("port_associate", err)))
 }
 
 // KernelWait retrieves events (poller.Waiter). ETIME with events is
@@ -164,7 +138,7 @@ func (p *Poller) registrationFailed(fd int, gen uint32, err error) {
 func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 	n, err := p.cur().Getn(p.events, timeout(timeoutMS))
 	if err != syscall.EINTR {
-		p.waits.Add(1)
+		p.Waits.Add(1)
 	}
 	if err == syscall.ETIME {
 		return n, nil
@@ -181,17 +155,17 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 // refused for one fd does not fail the cycle: its owner gets an error
 // event.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
-	if p.closed.Load() {
-		return fmt.Errorf("%s: poll: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return fmt.Errorf("%s: poll: %w", p.Name, poller.ErrClosed)
 	}
-	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	if d := p.Th.DrainUpdates(p, true); d > 0 {
+		p.Ctx.Activity.PollDropFD.Add(uint32(d))
 	}
-	n, err := p.ctx.Wait(p, exp, wake, true)
+	n, err := p.Ctx.Wait(p, exp, wake, true)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.name, err)
+		return fmt.Errorf("%s: %w", p.Name, err)
 	}
-	act := &p.ctx.Activity
+	act := &p.Ctx.Activity
 	p.removed.Take()
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
@@ -201,8 +175,8 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			continue
 		}
 		fd, gen := ev.FD, uint32(ev.User)
-		pre := p.tab.State(fd)
-		switch p.th.Dispatch(fd, gen, Translate(ev.Events)) {
+		pre := p.Tab.State(fd)
+		switch p.Th.Dispatch(fd, gen, Translate(ev.Events)) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 			continue
@@ -212,13 +186,13 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		case fdtable.Migrated:
 			// One-shot: the retrieval dissociated it; forget it here.
 			act.PollSkipFD.Add(1)
-			p.tab.SetPolled(fd, p.tid, false, false)
+			p.Tab.SetPolled(fd, p.TID, false, false)
 			continue
 		}
-		in := p.tab.Info(fd)
+		in := p.Tab.Info(fd)
 		after := After{
 			Closed:   !in.Open || in.Gen != gen,
-			Migrated: in.Threads&p.bit == 0,
+			Migrated: in.Threads&p.Bit == 0,
 			State:    in.State,
 		}
 		rearm, recv, send := Rearm(pre, after)
@@ -228,7 +202,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		if rearm {
 			p.rearm(fd, gen, recv, send)
 		} else {
-			p.tab.SetPolled(fd, p.tid, false, false)
+			p.Tab.SetPolled(fd, p.TID, false, false)
 		}
 	}
 	return nil
@@ -245,7 +219,7 @@ func (p *Poller) rearm(fd int, gen uint32, recv, send bool) {
 	p.associate(fd, gen, recv, send)
 	if p.removed.Contains(fd, gen) {
 		p.cur().Dissociate(fd)
-		p.tab.SetPolled(fd, p.tid, false, false)
+		p.Tab.SetPolled(fd, p.TID, false, false)
 	}
 }
 
@@ -256,8 +230,8 @@ func (p *Poller) rearm(fd int, gen uint32, recv, send bool) {
 // goroutine.
 func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
 	p.removed.Push(fd, gen)
-	if deregister && !p.closed.Load() {
-		p.updates.Add(1)
+	if deregister && !p.Closed() {
+		p.Updates.Add(1)
 		p.cur().Dissociate(fd)
 	}
 }
@@ -265,28 +239,21 @@ func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
 // Fork closes the port and creates a new one (HAProxy's _do_fork), and
 // associates every fd the thread wants with it before returning.
 func (p *Poller) Fork() error {
-	if p.closed.Load() {
-		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return fmt.Errorf("%s: fork: %w", p.Name, poller.ErrClosed)
 	}
 	port, err := p.k.PortCreate()
 	if err != nil {
-		return fmt.Errorf("%s: fork: %w", p.name, os.NewSyscallError("port_create", err))
+		return fmt.Errorf("%s: fork: %w", p.Name, os.NewSyscallError("port_create", err))
 	}
 	old := p.port.Swap(&portBox{port})
 	old.p.Close()
-	detach, err := p.th.Attach(p)
-	if err != nil {
-		return fmt.Errorf("%s: fork: %w", p.name, err)
-	}
-	p.detach.Store(&detach)
-	// Fork runs on the polling goroutine; its caller expects a working
-	// instance when it returns.
-	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	if err := p.Reattach(p); err != nil {
+		return err
 	}
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
-			return fmt.Errorf("%s: fork: %w", p.name, err)
+			return fmt.Errorf("%s: fork: %w", p.Name, err)
 		}
 	}
 	return nil
@@ -295,16 +262,15 @@ func (p *Poller) Fork() error {
 // Close closes the port (and the waker), detaches it from its thread and clears
 // this thread's polled bits. It is idempotent.
 func (p *Poller) Close() error {
-	if p.closed.Swap(true) {
+	if !p.Release() {
 		return nil
 	}
-	(*p.detach.Load())()
 	p.removed.Close()
 	if p.waker != nil {
 		p.waker.close()
 	}
 	if err := p.cur().Close(); err != nil {
-		return fmt.Errorf("%s: close: %w", p.name, os.NewSyscallError("close", err))
+		return fmt.Errorf("%s: close: %w", p.Name, os.NewSyscallError("close", err))
 	}
 	return nil
 }
@@ -317,7 +283,7 @@ type introspected struct{ *Poller }
 // tell it (conformance.KernelObject).
 func (p introspected) FD() int {
 	d, ok := p.cur().(Descriptor)
-	if p.closed.Load() || !ok {
+	if p.Closed() || !ok {
 		return -1
 	}
 	return d.FD()
@@ -325,8 +291,8 @@ func (p introspected) FD() int {
 
 // Registered lists the port's associations, by fd.
 func (p introspected) Registered() ([]poller.Registration, error) {
-	if p.closed.Load() {
-		return nil, fmt.Errorf("%s: registered: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return nil, fmt.Errorf("%s: registered: %w", p.Name, poller.ErrClosed)
 	}
 	var regs []poller.Registration
 	for _, a := range p.cur().(Lister).Associations() {

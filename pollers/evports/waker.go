@@ -40,11 +40,11 @@ func (p *Poller) Waker() (*Waker, error) {
 
 func (w *Waker) arm() error {
 	if err := w.pipe.Open(); err != nil {
-		return fmt.Errorf("%s: waker: %w", w.p.name, err)
+		return fmt.Errorf("%s: waker: %w", w.p.Name, err)
 	}
 	if err := w.p.cur().Associate(w.pipe.R(), PollIn, wakeUser); err != nil {
 		w.pipe.Close()
-		return fmt.Errorf("%s: waker: %w", w.p.name, os.NewSyscallError("port_associate", err))
+		return fmt.Errorf("%s: waker: %w", w.p.Name, os.NewSyscallError("port_associate", err))
 	}
 	return nil
 }
@@ -69,7 +69,7 @@ func (w *Waker) Wake() error {
 		return nil
 	}
 	if err := w.pipe.Wake(); err != nil {
-		return fmt.Errorf("%s: wake: %w", w.p.name, err)
+		return fmt.Errorf("%s: wake: %w", w.p.Name, err)
 	}
 	return nil
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/instance"
 	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 )
@@ -20,23 +20,13 @@ import (
 // belong to the thread's goroutine; Closing (the close hook), Flags and the
 // counters may be called from any goroutine, and so may the Waker's Wake.
 type Poller struct {
-	ctx  *poller.Context
-	th   *fdtable.Thread
-	tab  *fdtable.Table
-	tid  int
-	bit  uint64
-	name string
+	// Updates counts fd registrations changed, Waits kevent calls that
+	// collected events, RegErrors changes the kernel refused.
+	instance.Base
 
-	k      Kernel
-	q      Queue
-	pid    int // process that created q
-	closed atomic.Bool
-	// detach undoes the latest Thread.Attach.
-	detach atomic.Pointer[func() bool]
-
-	updates   atomic.Uint64 // fd registrations changed
-	waits     atomic.Uint64 // kevent calls that collected events
-	regErrors atomic.Uint64 // changes the kernel refused
+	k   Kernel
+	q   Queue
+	pid int // process that created q
 
 	changes []Kevent // pending, submitted with the next wait
 	sent    []Kevent // the changes the last wait submitted
@@ -58,48 +48,30 @@ type event struct {
 	evts fdtable.State
 }
 
-var (
-	_ poller.Poller   = (*Poller)(nil)
-	_ poller.Waiter   = (*Poller)(nil)
-	_ fdtable.Updater = (*Poller)(nil)
-)
-
-// New creates a kqueue instance over kernel k for ctx's thread and installs
-// it as that thread's close hook. Backend.New calls it with System.
+// New creates a kqueue instance over kernel k for ctx's thread and attaches
+// it to the thread (fdtable.Thread.Attach), which hands it every fd the
+// thread already wants. Backend.New calls it with System.
 func New(ctx *poller.Context, k Kernel) (*Poller, error) {
 	return newPoller(ctx, k, Name)
 }
 
 func newPoller(ctx *poller.Context, k Kernel, name string) (*Poller, error) {
-	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
-		return nil, errors.New(name + ": context without a thread")
+	p := &Poller{k: k}
+	if err := p.Init(name, ctx); err != nil {
+		return nil, err
 	}
 	q, err := k.Kqueue()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, os.NewSyscallError("kqueue", err))
 	}
 	n := ctx.EventsPerPoll()
-	p := &Poller{
-		ctx:     ctx,
-		th:      ctx.Thread,
-		tab:     ctx.Table,
-		tid:     ctx.Thread.ID(),
-		bit:     ctx.Thread.Bit(),
-		name:    name,
-		k:       k,
-		q:       q,
-		pid:     k.Getpid(),
-		changes: make([]Kevent, 0, n),
-		sent:    make([]Kevent, 0, n),
-		events:  make([]Kevent, n),
-		results: make([]Kevent, n),
-	}
-	detach, err := p.th.Attach(p)
-	if err != nil {
+	p.q, p.pid = q, k.Getpid()
+	p.changes, p.sent = make([]Kevent, 0, n), make([]Kevent, 0, n)
+	p.events, p.results = make([]Kevent, n), make([]Kevent, n)
+	if err := p.Attach(p, ""); err != nil {
 		q.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	p.detach.Store(&detach)
 	return p, nil
 }
 
@@ -110,7 +82,7 @@ func (p *Poller) Flags() poller.Flags { return staticFlags }
 
 // FD returns the kqueue descriptor, -1 after Close.
 func (p *Poller) FD() int {
-	if p.closed.Load() {
+	if p.Closed() {
 		return -1
 	}
 	return p.q.FD()
@@ -119,15 +91,15 @@ func (p *Poller) FD() int {
 // KernelUpdates returns the number of fd registrations changed in the
 // kernel (conformance.UpdateCounter): an fd whose read and write filters
 // change together counts once, as they go to the kernel in one call.
-func (p *Poller) KernelUpdates() uint64 { return p.updates.Load() }
+func (p *Poller) KernelUpdates() uint64 { return p.Updates.Load() }
 
 // KernelWaits returns the number of kevent calls that collected events,
 // not counting those a signal interrupted (conformance.WaitCounter).
-func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+func (p *Poller) KernelWaits() uint64 { return p.Waits.Load() }
 
 // RegistrationErrors returns the number of changes the kernel refused;
 // each was delivered to its fd's owner as an error event.
-func (p *Poller) RegistrationErrors() uint64 { return p.regErrors.Load() }
+func (p *Poller) RegistrationErrors() uint64 { return p.RegErrors.Load() }
 
 // UpdateFD computes fd's changes for this thread's kqueue; they are
 // submitted with the next wait. It is called by fdtable.Thread.DrainUpdates
@@ -137,8 +109,8 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 		// kqueue would watch a regular file or a directory (always
 		// readable); epoll refuses them, and every backend behaves
 		// as epoll does.
-		if err := p.pollable.Check(p.name, u.FD, u.Gen); err != nil {
-			p.ctx.FailFD(u.FD, u.Gen, err)
+		if err := p.pollable.Check(p.Name, u.FD, u.Gen); err != nil {
+			p.Ctx.FailFD(u.FD, u.Gen, err)
 			return
 		}
 	}
@@ -148,9 +120,9 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 	if len(p.changes) == n {
 		return
 	}
-	p.updates.Add(1)
+	p.Updates.Add(1)
 	// Recorded before the kernel sees it; a refusal clears it again.
-	p.tab.SetPolled(u.FD, p.tid, recv, send)
+	p.Tab.SetPolled(u.FD, p.TID, recv, send)
 	if len(p.changes) > len(p.events)-2 {
 		// No room to submit them with the wait: every change could
 		// fail and need a result slot.
@@ -167,7 +139,7 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 	p.sent, p.changes = p.changes, p.sent[:0]
 	n, err := p.q.Kevent(p.sent, p.events, Timeout(timeoutMS))
 	if err != syscall.EINTR {
-		p.waits.Add(1)
+		p.Waits.Add(1)
 	}
 	if err != nil {
 		return 0, os.NewSyscallError("kevent", err)
@@ -180,19 +152,19 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 // dispatches the events. A change the kernel refuses for one fd does not
 // fail the cycle: that fd's owner gets an error event.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
-	if p.closed.Load() {
-		return fmt.Errorf("%s: poll: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return fmt.Errorf("%s: poll: %w", p.Name, poller.ErrClosed)
 	}
 	p.takeClosing()
-	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	if d := p.Th.DrainUpdates(p, true); d > 0 {
+		p.Ctx.Activity.PollDropFD.Add(uint32(d))
 	}
-	n, err := p.ctx.Wait(p, exp, wake, true)
+	n, err := p.Ctx.Wait(p, exp, wake, true)
 	p.deliverPending()
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.name, err)
+		return fmt.Errorf("%s: %w", p.Name, err)
 	}
-	act := &p.ctx.Activity
+	act := &p.Ctx.Activity
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
 		if ev.Flags&EvError != 0 {
@@ -204,7 +176,7 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			continue
 		}
 		fd := int(ev.Ident)
-		switch p.th.Dispatch(fd, uint32(ev.Udata), Translate(ev)) {
+		switch p.Th.Dispatch(fd, uint32(ev.Udata), Translate(ev)) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 		case fdtable.Stale:
@@ -214,10 +186,10 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			// than wait for an update that may never come (HAProxy
 			// only counts it).
 			act.PollSkipFD.Add(1)
-			in := p.tab.Info(fd)
-			p.changes = Deletes(p.changes, fd, in.PolledRecv&p.bit != 0, in.PolledSend&p.bit != 0)
-			p.tab.SetPolled(fd, p.tid, false, false)
-			p.updates.Add(1)
+			in := p.Tab.Info(fd)
+			p.changes = Deletes(p.changes, fd, in.PolledRecv&p.Bit != 0, in.PolledSend&p.Bit != 0)
+			p.Tab.SetPolled(fd, p.TID, false, false)
+			p.Updates.Add(1)
 		}
 	}
 	if len(p.changes) > 0 {
@@ -250,7 +222,7 @@ func (p *Poller) takeClosing() {
 			copy(p.changes[at+2:], p.changes[at:n])
 			p.changes[at], p.changes[at+1] = dels[0], dels[1]
 		}
-		p.updates.Add(1)
+		p.Updates.Add(1)
 	}
 }
 
@@ -278,7 +250,7 @@ func (p *Poller) sentResult(res *Kevent) {
 	}
 	if match == nil {
 		// A result for no change of ours: nothing to undo.
-		p.regErrors.Add(1)
+		p.RegErrors.Add(1)
 		return
 	}
 	p.result(match, errno)
@@ -335,18 +307,18 @@ func (p *Poller) result(ch *Kevent, errno syscall.Errno) {
 // fd watched in no direction (the other filter, if any, is deleted too),
 // and the fd's owner gets an error event through the context.
 func (p *Poller) registrationFailed(ch *Kevent, errno syscall.Errno) {
-	p.regErrors.Add(1)
+	p.RegErrors.Add(1)
 	if ch.Flags&EvAdd == 0 {
 		return
 	}
 	fd := int(ch.Ident)
-	in := p.tab.Info(fd)
-	other := ch.Filter == FilterRead && in.PolledSend&p.bit != 0 || ch.Filter == FilterWrite && in.PolledRecv&p.bit != 0
+	in := p.Tab.Info(fd)
+	other := ch.Filter == FilterRead && in.PolledSend&p.Bit != 0 || ch.Filter == FilterWrite && in.PolledRecv&p.Bit != 0
 	if other {
 		p.changes = Deletes(p.changes, fd, ch.Filter == FilterWrite, ch.Filter == FilterRead)
 	}
-	p.tab.SetPolled(fd, p.tid, false, false)
-	p.ctx.FailFD(fd, uint32(ch.Udata), fmt.Errorf("%s: add fd %d filter %d: %w", p.name, fd, ch.Filter, os.NewSyscallError("kevent", errno)))
+	p.Tab.SetPolled(fd, p.TID, false, false)
+	p.Ctx.FailFD(fd, uint32(ch.Udata), fmt.Errorf("%s: add fd %d filter %d: %w", p.Name, fd, ch.Filter, os.NewSyscallError("kevent", errno)))
 }
 
 // deliverPending delivers the events that change results announced
@@ -355,10 +327,10 @@ func (p *Poller) deliverPending() {
 	if len(p.pending) == 0 {
 		return
 	}
-	act := &p.ctx.Activity
+	act := &p.Ctx.Activity
 	for i := 0; i < len(p.pending); i++ {
 		e := p.pending[i]
-		switch p.th.Dispatch(e.fd, e.gen, e.evts) {
+		switch p.Th.Dispatch(e.fd, e.gen, e.evts) {
 		case fdtable.Dead:
 			act.PollDeadFD.Add(1)
 		case fdtable.Stale:
@@ -386,12 +358,12 @@ func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
 // another file (libuv #1583). Called in the process that created the
 // queue, Fork closes it.
 func (p *Poller) Fork() error {
-	if p.closed.Load() {
-		return fmt.Errorf("%s: fork: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return fmt.Errorf("%s: fork: %w", p.Name, poller.ErrClosed)
 	}
 	q, err := p.k.Kqueue()
 	if err != nil {
-		return fmt.Errorf("%s: fork: %w", p.name, os.NewSyscallError("kqueue", err))
+		return fmt.Errorf("%s: fork: %w", p.Name, os.NewSyscallError("kqueue", err))
 	}
 	old := p.q
 	pid := p.k.Getpid()
@@ -404,20 +376,13 @@ func (p *Poller) Fork() error {
 	p.changes = p.changes[:0]
 	p.pending = p.pending[:0]
 	p.closing.Take()
-	detach, err := p.th.Attach(p)
-	if err != nil {
-		return fmt.Errorf("%s: fork: %w", p.name, err)
-	}
-	p.detach.Store(&detach)
-	// Fork runs on the polling goroutine; its caller expects a working
-	// instance when it returns.
-	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
+	if err := p.Reattach(p); err != nil {
+		return err
 	}
 	p.apply()
 	if p.waker != nil {
 		if err := p.waker.rearm(); err != nil {
-			return fmt.Errorf("%s: fork: %w", p.name, err)
+			return fmt.Errorf("%s: fork: %w", p.Name, err)
 		}
 	}
 	return nil
@@ -426,16 +391,15 @@ func (p *Poller) Fork() error {
 // Close closes the kqueue (and the waker), detaches it from its thread and
 // clears this thread's polled bits. It is idempotent.
 func (p *Poller) Close() error {
-	if p.closed.Swap(true) {
+	if !p.Release() {
 		return nil
 	}
-	(*p.detach.Load())()
 	p.closing.Close()
 	if p.waker != nil {
 		p.waker.close()
 	}
 	if err := p.q.Close(); err != nil {
-		return fmt.Errorf("%s: close: %w", p.name, os.NewSyscallError("close", err))
+		return fmt.Errorf("%s: close: %w", p.Name, os.NewSyscallError("close", err))
 	}
 	return nil
 }
@@ -443,8 +407,8 @@ func (p *Poller) Close() error {
 // registered implements poller.Introspector for queues that can list
 // their filters (see Lister).
 func (p *Poller) registered(l Lister) ([]poller.Registration, error) {
-	if p.closed.Load() {
-		return nil, fmt.Errorf("%s: registered: %w", p.name, poller.ErrClosed)
+	if p.Closed() {
+		return nil, fmt.Errorf("%s: registered: %w", p.Name, poller.ErrClosed)
 	}
 	byFD := map[int]*poller.Registration{}
 	for _, kn := range l.Knotes() {

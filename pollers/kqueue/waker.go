@@ -57,7 +57,7 @@ func (w *Waker) arm() error {
 		ch[0] = Kevent{Ident: wakeIdent, Filter: FilterUser, Flags: EvAdd | EvClear | EvReceipt}
 	} else {
 		if err := w.pipe.Open(); err != nil {
-			return fmt.Errorf("%s: waker: %w", w.p.name, err)
+			return fmt.Errorf("%s: waker: %w", w.p.Name, err)
 		}
 		ch[0] = Kevent{Ident: uint64(w.pipe.R()), Filter: FilterRead, Flags: EvAdd | EvReceipt}
 	}
@@ -68,7 +68,7 @@ func (w *Waker) arm() error {
 	}
 	if err != nil {
 		w.pipe.Close()
-		return fmt.Errorf("%s: waker: %w", w.p.name, os.NewSyscallError("kevent", err))
+		return fmt.Errorf("%s: waker: %w", w.p.Name, os.NewSyscallError("kevent", err))
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (w *Waker) Wake() error {
 	}
 	if !w.user {
 		if err := w.pipe.Wake(); err != nil {
-			return fmt.Errorf("%s: wake: %w", w.p.name, err)
+			return fmt.Errorf("%s: wake: %w", w.p.Name, err)
 		}
 		return nil
 	}
@@ -98,7 +98,7 @@ func (w *Waker) Wake() error {
 	}
 	if err := w.p.q.Trigger(wakeIdent); err != nil {
 		w.pending.Store(false)
-		return fmt.Errorf("%s: wake: %w", w.p.name, os.NewSyscallError("kevent", err))
+		return fmt.Errorf("%s: wake: %w", w.p.Name, os.NewSyscallError("kevent", err))
 	}
 	return nil
 }

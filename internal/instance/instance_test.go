@@ -1,0 +1,98 @@
+package instance
+
+import (
+	"testing"
+
+	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/poller"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+type nop struct{}
+
+func (nop) UpdateFD(fdtable.Update)     {}
+func (nop) Closing(int, uint32, bool) {}
+
+func TestInitRefusesContextWithoutThread(t *testing.T) {
+	var b Base
+	assert.ErrorContains(t, b.Init("kq", nil), "kq: context without a thread")
+	tab := fdtable.New(64)
+	assert.Error(t, b.Init("kq", poller.NewContext(tab.External())))
+}
+
+func TestReleaseOnceAndLeavesReplacement(t *testing.T) {
+	tab := fdtable.New(64)
+	th, err := tab.NewThread(0)
+	require.NoError(t, err)
+	ctx := poller.NewContext(th)
+
+	var old, cur Base
+	require.NoError(t, old.Init("kq", ctx))
+	require.NoError(t, cur.Init("kq", ctx))
+	require.NoError(t, old.Attach(nop{}, ""))
+	require.NoError(t, cur.Attach(&nop{}, "fork"))
+
+	// An fd polled by thread 0: detaching the current instance clears
+	// the thread's polled bits, detaching the replaced one must not.
+	var fds [2]int
+	require.NoError(t, unix.Pipe(fds[:]))
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	require.NoError(t, th.Insert(fds[0], nil, nil, th.Bit()))
+	t.Cleanup(func() { th.Delete(fds[0]) })
+	tab.SetPolled(fds[0], 0, true, false)
+
+	assert.False(t, old.Closed())
+	assert.True(t, old.Release(), "first Release")
+	assert.False(t, old.Release(), "second Release")
+	assert.True(t, old.Closed())
+	assert.Equal(t, uint64(1), tab.Info(fds[0]).PolledRecv, "polled bits after the replaced instance's Release")
+	assert.True(t, cur.Release())
+	assert.Zero(t, tab.Info(fds[0]).PolledRecv, "polled bits after the current instance's Release")
+
+	var never Base
+	require.NoError(t, never.Init("kq", ctx))
+	assert.True(t, never.Release(), "Release of an instance never attached")
+}
+
+func TestAttachWrapsErrors(t *testing.T) {
+	tab := fdtable.New(64)
+	th, err := tab.NewThread(0)
+	require.NoError(t, err)
+	var b Base
+	require.NoError(t, b.Init("kq", poller.NewContext(th)))
+	err = b.Attach(nil, "fork")
+	assert.ErrorContains(t, err, "kq: fork: ")
+}
+
+type recorder struct {
+	nop
+	fds []int
+}
+
+func (r *recorder) UpdateFD(u fdtable.Update) { r.fds = append(r.fds, u.FD) }
+
+// TestReattachRegistersWantedFDs: after a fork's Reattach, the instance
+// has been handed every fd its thread wants, before Reattach returns.
+func TestReattachRegistersWantedFDs(t *testing.T) {
+	tab := fdtable.New(64)
+	th, err := tab.NewThread(0)
+	require.NoError(t, err)
+	var b Base
+	require.NoError(t, b.Init("kq", poller.NewContext(th)))
+	r := &recorder{}
+	require.NoError(t, b.Attach(r, ""))
+	var fds [2]int
+	require.NoError(t, unix.Pipe(fds[:]))
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	require.NoError(t, th.Insert(fds[0], nil, nil, th.Bit()))
+	t.Cleanup(func() { th.Delete(fds[0]) })
+	require.NoError(t, th.WantRecv(fds[0]))
+	th.DrainUpdates(r, true)
+	r.fds = nil
+
+	require.NoError(t, b.Reattach(r))
+	assert.Equal(t, []int{fds[0]}, r.fds, "fds handed over by Reattach")
+	assert.True(t, b.Release())
+}
