@@ -15,6 +15,32 @@ type nop struct{}
 func (nop) UpdateFD(fdtable.Update)     {}
 func (nop) Closing(int, uint32, bool) {}
 
+// recorder records the fds it is handed.
+type recorder struct {
+	nop
+	fds []int
+}
+
+func (r *recorder) UpdateFD(u fdtable.Update) { r.fds = append(r.fds, u.FD) }
+
+// thread0 returns thread 0 of a new table and its context.
+func thread0(t *testing.T) (*fdtable.Table, *fdtable.Thread, *poller.Context) {
+	tab := fdtable.New(64)
+	th, err := tab.NewThread(0)
+	require.NoError(t, err)
+	return tab, th, poller.NewContext(th)
+}
+
+// pipeFD inserts the read end of a new pipe for th, removed at cleanup.
+func pipeFD(t *testing.T, th *fdtable.Thread) int {
+	var fds [2]int
+	require.NoError(t, unix.Pipe(fds[:]))
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	require.NoError(t, th.Insert(fds[0], nil, nil, th.Bit()))
+	t.Cleanup(func() { th.Delete(fds[0]) })
+	return fds[0]
+}
+
 func TestInitRefusesContextWithoutThread(t *testing.T) {
 	var b Base
 	assert.ErrorContains(t, b.Init("kq", nil), "kq: context without a thread")
@@ -23,11 +49,7 @@ func TestInitRefusesContextWithoutThread(t *testing.T) {
 }
 
 func TestReleaseOnceAndLeavesReplacement(t *testing.T) {
-	tab := fdtable.New(64)
-	th, err := tab.NewThread(0)
-	require.NoError(t, err)
-	ctx := poller.NewContext(th)
-
+	tab, th, ctx := thread0(t)
 	var old, cur Base
 	require.NoError(t, old.Init("kq", ctx))
 	require.NoError(t, cur.Init("kq", ctx))
@@ -36,20 +58,16 @@ func TestReleaseOnceAndLeavesReplacement(t *testing.T) {
 
 	// An fd polled by thread 0: detaching the current instance clears
 	// the thread's polled bits, detaching the replaced one must not.
-	var fds [2]int
-	require.NoError(t, unix.Pipe(fds[:]))
-	t.Cleanup(func() { unix.Close(fds[1]) })
-	require.NoError(t, th.Insert(fds[0], nil, nil, th.Bit()))
-	t.Cleanup(func() { th.Delete(fds[0]) })
-	tab.SetPolled(fds[0], 0, true, false)
+	fd := pipeFD(t, th)
+	tab.SetPolled(fd, 0, true, false)
 
 	assert.False(t, old.Closed())
 	assert.True(t, old.Release(), "first Release")
 	assert.False(t, old.Release(), "second Release")
 	assert.True(t, old.Closed())
-	assert.Equal(t, uint64(1), tab.Info(fds[0]).PolledRecv, "polled bits after the replaced instance's Release")
+	assert.Equal(t, uint64(1), tab.Info(fd).PolledRecv, "polled bits after the replaced instance's Release")
 	assert.True(t, cur.Release())
-	assert.Zero(t, tab.Info(fds[0]).PolledRecv, "polled bits after the current instance's Release")
+	assert.Zero(t, tab.Info(fd).PolledRecv, "polled bits after the current instance's Release")
 
 	var never Base
 	require.NoError(t, never.Init("kq", ctx))
@@ -57,42 +75,26 @@ func TestReleaseOnceAndLeavesReplacement(t *testing.T) {
 }
 
 func TestAttachWrapsErrors(t *testing.T) {
-	tab := fdtable.New(64)
-	th, err := tab.NewThread(0)
-	require.NoError(t, err)
+	_, _, ctx := thread0(t)
 	var b Base
-	require.NoError(t, b.Init("kq", poller.NewContext(th)))
-	err = b.Attach(nil, "fork")
-	assert.ErrorContains(t, err, "kq: fork: ")
+	require.NoError(t, b.Init("kq", ctx))
+	assert.ErrorContains(t, b.Attach(nil, "fork"), "kq: fork: ")
 }
-
-type recorder struct {
-	nop
-	fds []int
-}
-
-func (r *recorder) UpdateFD(u fdtable.Update) { r.fds = append(r.fds, u.FD) }
 
 // TestReattachRegistersWantedFDs: after a fork's Reattach, the instance
 // has been handed every fd its thread wants, before Reattach returns.
 func TestReattachRegistersWantedFDs(t *testing.T) {
-	tab := fdtable.New(64)
-	th, err := tab.NewThread(0)
-	require.NoError(t, err)
+	_, th, ctx := thread0(t)
 	var b Base
-	require.NoError(t, b.Init("kq", poller.NewContext(th)))
+	require.NoError(t, b.Init("kq", ctx))
 	r := &recorder{}
 	require.NoError(t, b.Attach(r, ""))
-	var fds [2]int
-	require.NoError(t, unix.Pipe(fds[:]))
-	t.Cleanup(func() { unix.Close(fds[1]) })
-	require.NoError(t, th.Insert(fds[0], nil, nil, th.Bit()))
-	t.Cleanup(func() { th.Delete(fds[0]) })
-	require.NoError(t, th.WantRecv(fds[0]))
+	fd := pipeFD(t, th)
+	require.NoError(t, th.WantRecv(fd))
 	th.DrainUpdates(r, true)
 	r.fds = nil
 
 	require.NoError(t, b.Reattach(r))
-	assert.Equal(t, []int{fds[0]}, r.fds, "fds handed over by Reattach")
+	assert.Equal(t, []int{fd}, r.fds, "fds handed over by Reattach")
 	assert.True(t, b.Release())
 }
