@@ -12,7 +12,7 @@ import (
 
 type nop struct{}
 
-func (nop) UpdateFD(fdtable.Update)     {}
+func (nop) UpdateFD(fdtable.Update)   {}
 func (nop) Closing(int, uint32, bool) {}
 
 // recorder records the fds it is handed.
