@@ -9,13 +9,12 @@
 package userset
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/internal/closeq"
+	"github.com/evpoll/evpoll/internal/instance"
 	"github.com/evpoll/evpoll/internal/pollable"
 	"github.com/evpoll/evpoll/poller"
 )
@@ -40,21 +39,11 @@ type Set interface {
 // methods implement fdtable.Updater and the counters of
 // the conformance suite, and Fork and Close of poller.Poller.
 type Base[S Set] struct {
-	Ctx *poller.Context
-	Th  *fdtable.Thread
-	Tab *fdtable.Table
-	TID int
-	Bit uint64
+	instance.Base
 	Max int // ready fds dispatched per cycle at most
 	Set S
 
-	name   string
-	detach func() bool        // undoes Init's Thread.Attach
-	limit  func(fd int) error // refuses fds the set cannot hold
-
-	closed  atomic.Bool
-	waits   atomic.Uint64
-	updates atomic.Uint64
+	limit func(fd int) error // refuses fds the set cannot hold
 
 	// closing holds the fds whose close hook ran (on any goroutine),
 	// removed at the start of the next cycle. The set belongs to the
@@ -78,34 +67,27 @@ type rejected struct {
 // instance) to the thread. limit, if not nil, refuses the fds the set
 // cannot hold; the refusal is reported to the fd's owner.
 func (b *Base[S]) Init(name string, self fdtable.Updater, ctx *poller.Context, set S, limit func(fd int) error) error {
-	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
-		return errors.New(name + ": context without a thread")
+	if err := b.Base.Init(name, ctx); err != nil {
+		return err
 	}
-	b.Ctx, b.Th, b.Tab = ctx, ctx.Thread, ctx.Table
-	b.TID, b.Bit, b.Max = ctx.Thread.ID(), ctx.Thread.Bit(), ctx.EventsPerPoll()
-	b.Set, b.name, b.limit = set, name, limit
-	detach, err := b.Th.Attach(self)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	b.detach = detach
-	return nil
+	b.Max, b.Set, b.limit = ctx.EventsPerPoll(), set, limit
+	return b.Attach(self, "")
 }
 
 // KernelUpdates returns the number of changes made to the set (entries
 // added, changed or removed), that is of registration changes the kernel
 // sees at its next wait (conformance.UpdateCounter).
-func (b *Base[S]) KernelUpdates() uint64 { return b.updates.Load() }
+func (b *Base[S]) KernelUpdates() uint64 { return b.Updates.Load() }
 
 // KernelWaits returns the number of kernel waits made, not counting those
 // a signal interrupted (conformance.WaitCounter).
-func (b *Base[S]) KernelWaits() uint64 { return b.waits.Load() }
+func (b *Base[S]) KernelWaits() uint64 { return b.Waits.Load() }
 
 // CountWait counts a kernel wait that was not interrupted.
-func (b *Base[S]) CountWait() { b.waits.Add(1) }
+func (b *Base[S]) CountWait() { b.Waits.Add(1) }
 
 // CountUpdate counts a change to the set made by the backend itself.
-func (b *Base[S]) CountUpdate() { b.updates.Add(1) }
+func (b *Base[S]) CountUpdate() { b.Updates.Add(1) }
 
 // UpdateFD applies fd's desired state to the set: the ACTIVE bits of an fd
 // the thread owns (these backends have no sticky-read rule). A regular
@@ -123,7 +105,7 @@ func (b *Base[S]) UpdateFD(u fdtable.Update) {
 	}
 	if !recv && !send {
 		if b.Set.Remove(fd) {
-			b.updates.Add(1)
+			b.Updates.Add(1)
 			if !u.Ours {
 				// Migrated to another thread: not ours to watch.
 				b.Ctx.Activity.PollSkipFD.Add(1)
@@ -137,7 +119,7 @@ func (b *Base[S]) UpdateFD(u fdtable.Update) {
 		err = b.limit(fd)
 	}
 	if err == nil && !u.PolledRecv && !u.PolledSend {
-		err = b.kinds.Check(b.name, fd, gen)
+		err = b.kinds.Check(b.Name, fd, gen)
 	}
 	if err != nil {
 		b.Tab.SetPolled(fd, b.TID, false, false)
@@ -146,7 +128,7 @@ func (b *Base[S]) UpdateFD(u fdtable.Update) {
 	}
 	b.Tab.SetPolled(fd, b.TID, recv, send)
 	if b.Set.Put(fd, recv, send, gen) {
-		b.updates.Add(1)
+		b.Updates.Add(1)
 	}
 }
 
@@ -180,12 +162,12 @@ func (b *Base[S]) isRejected(fd int, gen uint32) bool {
 // Begin starts a cycle: it fails after Close, removes the fds whose close
 // hook ran since the last cycle and applies the pending updates.
 func (b *Base[S]) Begin() error {
-	if b.closed.Load() {
-		return fmt.Errorf("%s: poll: %w", b.name, poller.ErrClosed)
+	if b.Closed() {
+		return fmt.Errorf("%s: poll: %w", b.Name, poller.ErrClosed)
 	}
 	for _, c := range b.closing.Take() {
 		if b.Set.RemoveGen(c.FD, c.Gen) {
-			b.updates.Add(1)
+			b.Updates.Add(1)
 			b.Tab.SetPolled(c.FD, b.TID, false, false)
 		}
 	}
@@ -228,7 +210,7 @@ func (b *Base[S]) Reject(fd int, gen uint32) {
 func (b *Base[S]) End() {
 	for _, fd := range b.drop {
 		if b.Set.Remove(fd) {
-			b.updates.Add(1)
+			b.Updates.Add(1)
 		}
 		b.Tab.SetPolled(fd, b.TID, false, false)
 	}
@@ -244,14 +226,11 @@ func (b *Base[S]) Closing(fd int, gen uint32, _ bool) { b.closing.Push(fd, gen) 
 // queue: it leaves the set before the next kernel wait.
 func (b *Base[S]) Queued(fd int, gen uint32) bool { return b.closing.Contains(fd, gen) }
 
-// Closed reports whether Close ran.
-func (b *Base[S]) Closed() bool { return b.closed.Load() }
-
 // Fork does nothing: there is no kernel object a child would share, and
 // the set already holds every wanted fd.
 func (b *Base[S]) Fork() error {
-	if b.closed.Load() {
-		return fmt.Errorf("%s: fork: %w", b.name, poller.ErrClosed)
+	if b.Closed() {
+		return fmt.Errorf("%s: fork: %w", b.Name, poller.ErrClosed)
 	}
 	return nil
 }
@@ -260,10 +239,9 @@ func (b *Base[S]) Fork() error {
 // thread (close hook and polled bits), unless a newer instance replaced it
 // there. It is idempotent.
 func (b *Base[S]) Close() error {
-	if b.closed.Swap(true) {
+	if !b.Release() {
 		return nil
 	}
-	b.detach()
 	b.closing.Close()
 	b.Set.Reset()
 	b.kinds.Reset()
