@@ -64,8 +64,24 @@ func (b *Base) Reattach(self fdtable.Updater) error {
 	if err := b.Attach(self, "fork"); err != nil {
 		return err
 	}
+	b.Drain(self)
+	return nil
+}
+
+// Drain hands self the thread's pending updates, each thread
+// acknowledging its own (see fdtable.Thread.DrainUpdates), and counts the
+// local ones dropped for closed fds in poll_drop_fd.
+func (b *Base) Drain(self fdtable.Updater) {
 	if d := b.Th.DrainUpdates(self, true); d > 0 {
 		b.Ctx.Activity.PollDropFD.Add(uint32(d))
+	}
+}
+
+// ErrIfClosed returns poller.ErrClosed, wrapped with the backend's name
+// and op, once Release ran, and nil before.
+func (b *Base) ErrIfClosed(op string) error {
+	if b.Closed() {
+		return fmt.Errorf("%s: %s: %w", b.Name, op, poller.ErrClosed)
 	}
 	return nil
 }

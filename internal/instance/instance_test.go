@@ -98,3 +98,14 @@ func TestReattachRegistersWantedFDs(t *testing.T) {
 	assert.Equal(t, []int{fd}, r.fds, "fds handed over by Reattach")
 	assert.True(t, b.Release())
 }
+
+func TestErrIfClosed(t *testing.T) {
+	_, _, ctx := thread0(t)
+	var b Base
+	require.NoError(t, b.Init("kq", ctx))
+	assert.NoError(t, b.ErrIfClosed("poll"))
+	b.Release()
+	err := b.ErrIfClosed("poll")
+	assert.ErrorIs(t, err, poller.ErrClosed)
+	assert.ErrorContains(t, err, "kq: poll: ")
+}

@@ -9,7 +9,6 @@
 package userset
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/evpoll/evpoll/fdtable"
@@ -162,8 +161,8 @@ func (b *Base[S]) isRejected(fd int, gen uint32) bool {
 // Begin starts a cycle: it fails after Close, removes the fds whose close
 // hook ran since the last cycle and applies the pending updates.
 func (b *Base[S]) Begin() error {
-	if b.Closed() {
-		return fmt.Errorf("%s: poll: %w", b.Name, poller.ErrClosed)
+	if err := b.ErrIfClosed("poll"); err != nil {
+		return err
 	}
 	for _, c := range b.closing.Take() {
 		if b.Set.RemoveGen(c.FD, c.Gen) {
@@ -171,9 +170,7 @@ func (b *Base[S]) Begin() error {
 			b.Tab.SetPolled(c.FD, b.TID, false, false)
 		}
 	}
-	if d := b.Th.DrainUpdates(b, true); d > 0 {
-		b.Ctx.Activity.PollDropFD.Add(uint32(d))
-	}
+	b.Drain(b)
 	return nil
 }
 
@@ -229,8 +226,8 @@ func (b *Base[S]) Queued(fd int, gen uint32) bool { return b.closing.Contains(fd
 // Fork does nothing: there is no kernel object a child would share, and
 // the set already holds every wanted fd.
 func (b *Base[S]) Fork() error {
-	if b.Closed() {
-		return fmt.Errorf("%s: fork: %w", b.Name, poller.ErrClosed)
+	if err := b.ErrIfClosed("fork"); err != nil {
+		return err
 	}
 	return nil
 }

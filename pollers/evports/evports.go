@@ -155,12 +155,10 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 // refused for one fd does not fail the cycle: its owner gets an error
 // event.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
-	if p.Closed() {
-		return fmt.Errorf("%s: poll: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("poll"); err != nil {
+		return err
 	}
-	if d := p.Th.DrainUpdates(p, true); d > 0 {
-		p.Ctx.Activity.PollDropFD.Add(uint32(d))
-	}
+	p.Drain(p)
 	n, err := p.Ctx.Wait(p, exp, wake, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Name, err)
@@ -239,8 +237,8 @@ func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
 // Fork closes the port and creates a new one (HAProxy's _do_fork), and
 // associates every fd the thread wants with it before returning.
 func (p *Poller) Fork() error {
-	if p.Closed() {
-		return fmt.Errorf("%s: fork: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("fork"); err != nil {
+		return err
 	}
 	port, err := p.k.PortCreate()
 	if err != nil {
@@ -291,8 +289,8 @@ func (p introspected) FD() int {
 
 // Registered lists the port's associations, by fd.
 func (p introspected) Registered() ([]poller.Registration, error) {
-	if p.Closed() {
-		return nil, fmt.Errorf("%s: registered: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("registered"); err != nil {
+		return nil, err
 	}
 	var regs []poller.Registration
 	for _, a := range p.cur().(Lister).Associations() {

@@ -152,13 +152,11 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 // dispatches the events. A change the kernel refuses for one fd does not
 // fail the cycle: that fd's owner gets an error event.
 func (p *Poller) Poll(exp poller.Tick, wake bool) error {
-	if p.Closed() {
-		return fmt.Errorf("%s: poll: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("poll"); err != nil {
+		return err
 	}
 	p.takeClosing()
-	if d := p.Th.DrainUpdates(p, true); d > 0 {
-		p.Ctx.Activity.PollDropFD.Add(uint32(d))
-	}
+	p.Drain(p)
 	n, err := p.Ctx.Wait(p, exp, wake, true)
 	p.deliverPending()
 	if err != nil {
@@ -358,8 +356,8 @@ func (p *Poller) Closing(fd int, gen uint32, deregister bool) {
 // another file (libuv #1583). Called in the process that created the
 // queue, Fork closes it.
 func (p *Poller) Fork() error {
-	if p.Closed() {
-		return fmt.Errorf("%s: fork: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("fork"); err != nil {
+		return err
 	}
 	q, err := p.k.Kqueue()
 	if err != nil {
@@ -407,8 +405,8 @@ func (p *Poller) Close() error {
 // registered implements poller.Introspector for queues that can list
 // their filters (see Lister).
 func (p *Poller) registered(l Lister) ([]poller.Registration, error) {
-	if p.Closed() {
-		return nil, fmt.Errorf("%s: registered: %w", p.Name, poller.ErrClosed)
+	if err := p.ErrIfClosed("registered"); err != nil {
+		return nil, err
 	}
 	byFD := map[int]*poller.Registration{}
 	for _, kn := range l.Knotes() {

@@ -169,8 +169,8 @@ func (p *Poller) event(fd int, regGen uint32, re int16) {
 // the fds whose close hook ran since the last cycle (they are removed
 // before that call). Call it from the polling goroutine.
 func (p *Poller) Registered() ([]poller.Registration, error) {
-	if p.Closed() {
-		return nil, fmt.Errorf("poll: registered: %w", poller.ErrClosed)
+	if err := p.ErrIfClosed("registered"); err != nil {
+		return nil, err
 	}
 	regs := make([]poller.Registration, 0, p.arr.len())
 	for i, pf := range p.arr.pfds {

@@ -196,8 +196,8 @@ func (p *Poller) dispatch() {
 // fds whose close hook ran since the last cycle (they are removed before
 // that call). Call it from the polling goroutine.
 func (p *Poller) Registered() ([]poller.Registration, error) {
-	if p.Closed() {
-		return nil, fmt.Errorf("select: registered: %w", poller.ErrClosed)
+	if err := p.ErrIfClosed("registered"); err != nil {
+		return nil, err
 	}
 	var regs []poller.Registration
 	for fd := 0; fd < p.sets.maxfd; fd++ {
