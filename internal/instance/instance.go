@@ -77,6 +77,26 @@ func (b *Base) Drain(self fdtable.Updater) {
 	}
 }
 
+// Count counts in the thread's activity what fdtable.Thread.Dispatch did
+// with an event that was not delivered: poll_dead_fd for a closed fd,
+// poll_stale_fd for an event meant for a previous user of the fd number,
+// poll_skip_fd for an fd that moved to another thread. It reports whether
+// the event was delivered.
+func (b *Base) Count(o fdtable.Outcome) (delivered bool) {
+	act := &b.Ctx.Activity
+	switch o {
+	case fdtable.Dead:
+		act.PollDeadFD.Add(1)
+	case fdtable.Stale:
+		act.PollStaleFD.Add(1)
+	case fdtable.Migrated:
+		act.PollSkipFD.Add(1)
+	default:
+		return true
+	}
+	return false
+}
+
 // ErrIfClosed returns poller.ErrClosed, wrapped with the backend's name
 // and op, once Release ran, and nil before.
 func (b *Base) ErrIfClosed(op string) error {

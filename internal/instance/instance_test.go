@@ -109,3 +109,16 @@ func TestErrIfClosed(t *testing.T) {
 	assert.ErrorIs(t, err, poller.ErrClosed)
 	assert.ErrorContains(t, err, "kq: poll: ")
 }
+
+func TestCount(t *testing.T) {
+	_, _, ctx := thread0(t)
+	var b Base
+	require.NoError(t, b.Init("kq", ctx))
+	assert.True(t, b.Count(fdtable.Delivered))
+	for _, o := range []fdtable.Outcome{fdtable.Dead, fdtable.Stale, fdtable.Stale, fdtable.Migrated, fdtable.Migrated, fdtable.Migrated} {
+		assert.False(t, b.Count(o), "outcome %d", o)
+	}
+	act := &ctx.Activity
+	assert.Equal(t, []uint32{1, 2, 3}, []uint32{act.PollDeadFD.Load(), act.PollStaleFD.Load(), act.PollSkipFD.Load()},
+		"poll_dead_fd, poll_stale_fd, poll_skip_fd")
+}

@@ -177,20 +177,9 @@ func (b *Base[S]) Begin() error {
 // Outcome counts what Dispatch did with an event for fd and, unless it was
 // delivered, drops the fd after the dispatch.
 func (b *Base[S]) Outcome(fd int, o fdtable.Outcome) {
-	act := &b.Ctx.Activity
-	switch o {
-	case fdtable.Dead:
-		act.PollDeadFD.Add(1)
-	case fdtable.Stale:
-		// The fd number was closed and reused since it was registered:
-		// the event was meant for its previous user.
-		act.PollStaleFD.Add(1)
-	case fdtable.Migrated:
-		act.PollSkipFD.Add(1)
-	default:
-		return
+	if !b.Count(o) {
+		b.drop = append(b.drop, fd)
 	}
-	b.drop = append(b.drop, fd)
 }
 
 // Reject records that the kernel reported fd, of generation gen, closed

@@ -163,7 +163,6 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
-	act := &p.Ctx.Activity
 	p.removed.Take()
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
@@ -174,17 +173,11 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		}
 		fd, gen := ev.FD, uint32(ev.User)
 		pre := p.Tab.State(fd)
-		switch p.Th.Dispatch(fd, gen, Translate(ev.Events)) {
-		case fdtable.Dead:
-			act.PollDeadFD.Add(1)
-			continue
-		case fdtable.Stale:
-			act.PollStaleFD.Add(1)
-			continue
-		case fdtable.Migrated:
-			// One-shot: the retrieval dissociated it; forget it here.
-			act.PollSkipFD.Add(1)
-			p.Tab.SetPolled(fd, p.TID, false, false)
+		if o := p.Th.Dispatch(fd, gen, Translate(ev.Events)); !p.Count(o) {
+			if o == fdtable.Migrated {
+				// One-shot: the retrieval dissociated it; forget it here.
+				p.Tab.SetPolled(fd, p.TID, false, false)
+			}
 			continue
 		}
 		in := p.Tab.Info(fd)

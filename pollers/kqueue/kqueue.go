@@ -162,7 +162,6 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
-	act := &p.Ctx.Activity
 	for i := 0; i < n; i++ {
 		ev := &p.events[i]
 		if ev.Flags&EvError != 0 {
@@ -174,16 +173,10 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 			continue
 		}
 		fd := int(ev.Ident)
-		switch p.Th.Dispatch(fd, uint32(ev.Udata), Translate(ev)) {
-		case fdtable.Dead:
-			act.PollDeadFD.Add(1)
-		case fdtable.Stale:
-			act.PollStaleFD.Add(1)
-		case fdtable.Migrated:
+		if o := p.Th.Dispatch(fd, uint32(ev.Udata), Translate(ev)); !p.Count(o) && o == fdtable.Migrated {
 			// Moved to another thread: delete it here at once rather
 			// than wait for an update that may never come (HAProxy
 			// only counts it).
-			act.PollSkipFD.Add(1)
 			in := p.Tab.Info(fd)
 			p.changes = Deletes(p.changes, fd, in.PolledRecv&p.Bit != 0, in.PolledSend&p.Bit != 0)
 			p.Tab.SetPolled(fd, p.TID, false, false)
