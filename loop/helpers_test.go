@@ -33,3 +33,14 @@ func armAt(t testing.TB, th *Thread, tk *Task, when poller.Tick) {
 	tk.SetExpire(when)
 	require.NoError(t, th.Queue(tk))
 }
+
+// registered fails the test if a signal registration failed, and returns
+// the handler: registered(t)(l.HandleSignal(sig, f)).
+func registered(t testing.TB) func(*SignalHandler, error) *SignalHandler {
+	return func(h *SignalHandler, err error) *SignalHandler {
+		t.Helper()
+		require.NoError(t, err)
+		require.NotNil(t, h)
+		return h
+	}
+}
