@@ -38,6 +38,22 @@ func processCPU() (time.Duration, error) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
+// taskset returns the path of taskset if it can pin the client to CPU 1
+// (the machine has two CPUs or more), or "".
+func taskset() string {
+	if runtime.NumCPU() < 2 {
+		return ""
+	}
+	p, err := exec.LookPath("taskset")
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// ClientPinned reports whether [Measure] pins the client to CPU 1.
+func ClientPinned() bool { return taskset() != "" }
+
 // clientCommand returns the command that starts this executable as a
 // client, under "taskset -c 1" when that can pin it to the other CPU.
 func clientCommand() (*exec.Cmd, error) {
@@ -45,10 +61,8 @@ func clientCommand() (*exec.Cmd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("echobench: finding this executable to run the client: %w", err)
 	}
-	if runtime.NumCPU() >= 2 {
-		if ts, err := exec.LookPath("taskset"); err == nil {
-			return exec.Command(ts, "-c", "1", self), nil
-		}
+	if ts := taskset(); ts != "" {
+		return exec.Command(ts, "-c", "1", self), nil
 	}
 	return exec.Command(self), nil
 }
