@@ -81,7 +81,7 @@
 // twice as often per round trip as one thread serving them all, and the
 // process makes about twice the voluntary context switches per round
 // trip. No wake-up crosses threads once connections are open. Run-to-run
-// spread on this shared machine reaches a third of the median for the
+// spread on this shared machine reaches half the median for the
 // two-thread rows.
 //
 // # Stopping
