@@ -76,8 +76,9 @@ func TestListenerCloseDropsSignalHandler(t *testing.T) {
 
 // Listeners opened and closed from two goroutines while a third raises
 // signal 0 (the soft-stop signal, without stopping the loop) as fast as
-// it can, 4000 listeners in all: every one ends closed once, after one
-// more raise, none stays reachable and the jobs they held are released.
+// it can, 4000 listeners in all, some closed twice: every one ends
+// closed after one more raise, none stays reachable and the jobs they held
+// are released.
 // Dropping the Remove from Close fails it every time (all 4000 stay
 // reachable); taking ln.sigh outside the thread's lock in Close, so that
 // signal 0 can run a new listener's Close before serve has stored its
@@ -106,18 +107,26 @@ func TestListenerCloseDuringSignalStress(t *testing.T) {
 	var openers sync.WaitGroup
 	for range 2 {
 		openers.Go(func() {
+			// Every other listener closes at once; the rest are left to
+			// signal 0, or closed 64 listeners later if it has not come
+			// (a second Close, racing it), so that few are open at once.
+			var mine []*Listener
 			for i := range 2000 {
 				ln, err := Listen(r.l, "tcp", "127.0.0.1:0", Options{Handler: h})
 				if !assert.NoError(t, err) {
 					return
 				}
-				mu.Lock()
-				all = append(all, ln)
-				mu.Unlock()
+				mine = append(mine, ln)
 				if i%2 == 0 {
 					assert.NoError(t, ln.Close())
 				}
+				if i >= 64 {
+					assert.NoError(t, mine[i-64].Close())
+				}
 			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
 		})
 	}
 	openers.Wait()
