@@ -75,10 +75,11 @@ func (echoHandler) OnWritable(*evnet.Conn)         {}
 func (echoHandler) OnClose(*evnet.Conn, error)     {}
 
 // evnetServer returns an evnet echo server on a loop of threads threads,
-// with a table sized for conns connections.
+// with a table sized for conns connections and this process's other fds:
+// 1024 up to 768 connections, which select can serve too.
 func evnetServer(threads, conns int) echoServer {
 	return func() (string, func() error, error) {
-		l, err := loop.New(loop.Config{Threads: threads, Table: fdtable.New(max(4096, conns+1024))})
+		l, err := loop.New(loop.Config{Threads: threads, Table: fdtable.New(max(1024, conns+256))})
 		if err != nil {
 			return "", nil, err
 		}

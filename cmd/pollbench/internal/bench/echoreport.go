@@ -81,6 +81,9 @@ func (rep *EchoReport) verdict() string {
 		name := fmt.Sprintf("evnet/%d", th)
 		var p string
 		switch {
+		case !anyMeasured(rep.Rows, th):
+			parts = append(parts, name+" not measured")
+			continue
 		case len(missed) > 0:
 			p = name + " misses it at " + strings.Join(missed, ", ")
 		case len(unmeasured) > 0:
@@ -94,6 +97,16 @@ func (rep *EchoReport) verdict() string {
 		parts = append(parts, p)
 	}
 	return fmt.Sprintf("verdict: server CPU per round trip against net, target at most %.2fx: %s", echoTarget, strings.Join(parts, "; "))
+}
+
+// anyMeasured reports whether some evnet row of th threads has ratios.
+func anyMeasured(rows []*EchoRow, th int) bool {
+	for _, r := range rows {
+		if r.Server == "evnet" && r.Threads == th && r.CPURatio != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // writeCSV prints one line per sample, and one per failed row

@@ -42,6 +42,14 @@ func TestEchoVerdict(t *testing.T) {
 		"evnet/2 misses it at conns=10 (0.90x) (not measured at conns=100)", rep.verdict())
 }
 
+// A thread count with no measurement at all says so.
+func TestEchoVerdictNothingMeasured(t *testing.T) {
+	rep := syntheticEcho()
+	rep.Threads = []int{3}
+	rep.Rows = append(rep.Rows, &EchoRow{Server: "evnet", Threads: 3, Conns: 10, Error: "failed"})
+	assert.Equal(t, "verdict: server CPU per round trip against net, target at most 0.75x: evnet/3 not measured", rep.verdict())
+}
+
 func TestEchoText(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, write(&out, "text", syntheticEcho()))
