@@ -225,7 +225,7 @@ func serve(l *loop.Loop, fd int, opts Options) (*Listener, error) {
 	// Soft stop raises signal 0, which closes the listener; Close removes
 	// the handler again. The handler may run before ln.sigh is set: its
 	// Close then waits for ts.mu, held until then.
-	sigh, err := l.HandleSignal(0, func(syscall.Signal, int) { ln.Close() })
+	sigh, err := l.AddSignalHandler(0, func(syscall.Signal, int) { ln.Close() })
 	if err != nil {
 		l.Table().External().Delete(fd)
 		ln.st.release()

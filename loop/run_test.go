@@ -188,7 +188,7 @@ func TestStopLeavesNothing(t *testing.T) {
 	before := openFDs(t)
 	l, err := New(Config{Threads: 3, Table: fdtable.New(1024)})
 	require.NoError(t, err)
-	registered(t)(l.HandleSignal(0, func(syscallSignal, int) {}))
+	require.NoError(t, l.HandleSignal(0, func(syscallSignal, int) {}))
 	tk := l.NewTask(func(tk *Task, _ any, _ State) bool {
 		tk.SetExpire(tk.Thread().Now().Add(1))
 		return true

@@ -17,9 +17,9 @@ const maxSignal = 256
 // into this call.
 type SignalFunc func(sig syscall.Signal, count int)
 
-// SignalHandler is one registration made by [Loop.HandleSignal] or
-// [Loop.SignalTask] (HAProxy: struct sig_handler): a function to call or
-// a task to wake. Remove undoes it.
+// SignalHandler is one signal registration (HAProxy: struct sig_handler):
+// a function to call or a task to wake. [Loop.AddSignalHandler] returns
+// it; Remove undoes it.
 type SignalHandler struct {
 	s       *signals
 	sig     syscall.Signal
@@ -53,13 +53,20 @@ func (s *signals) init() {
 
 func (s *signals) isPending() bool { return s.pending.Load() != 0 }
 
-// HandleSignal registers f for sig; signal 0 is the internal signal raised
-// by soft stop. A real signal is caught from now on through os/signal
-// (its default action, such as exiting, no longer happens). Handlers run
-// on thread 0, in registration order, once per pass for any number of
-// deliveries. The returned handler removes the registration; a caller
-// that keeps it for the loop's lifetime may ignore it.
-func (l *Loop) HandleSignal(sig syscall.Signal, f SignalFunc) (*SignalHandler, error) {
+// HandleSignal registers f for sig, for the loop's lifetime; signal 0 is
+// the internal signal raised by soft stop. A real signal is caught from
+// now on through os/signal (its default action, such as exiting, no
+// longer happens). Handlers run on thread 0, in registration order, once
+// per pass for any number of deliveries.
+func (l *Loop) HandleSignal(sig syscall.Signal, f SignalFunc) error {
+	_, err := l.AddSignalHandler(sig, f)
+	return err
+}
+
+// AddSignalHandler registers f for sig as HandleSignal does and returns
+// the registration, whose Remove unregisters it: for handlers that live
+// shorter than the loop, such as one per listener.
+func (l *Loop) AddSignalHandler(sig syscall.Signal, f SignalFunc) (*SignalHandler, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil handler for signal %d", ErrBadConfig, sig)
 	}
@@ -67,12 +74,12 @@ func (l *Loop) HandleSignal(sig syscall.Signal, f SignalFunc) (*SignalHandler, e
 }
 
 // SignalTask registers t to be woken with WokenSignal when sig arrives.
-// The returned handler removes the registration.
-func (l *Loop) SignalTask(sig syscall.Signal, t *Task) (*SignalHandler, error) {
+func (l *Loop) SignalTask(sig syscall.Signal, t *Task) error {
 	if t == nil {
-		return nil, fmt.Errorf("%w: nil task for signal %d", ErrBadConfig, sig)
+		return fmt.Errorf("%w: nil task for signal %d", ErrBadConfig, sig)
 	}
-	return l.sig.add(&SignalHandler{sig: sig, task: t})
+	_, err := l.sig.add(&SignalHandler{sig: sig, task: t})
+	return err
 }
 
 func (s *signals) add(h *SignalHandler) (*SignalHandler, error) {
@@ -94,8 +101,7 @@ func (s *signals) add(h *SignalHandler) (*SignalHandler, error) {
 }
 
 // Remove unregisters h (HAProxy: signal_unregister_handler), so that a
-// program registering and dropping handlers, such as one per listener,
-// does not accumulate them. A later pass does not call or wake it, nor
+// program adding and dropping handlers does not accumulate them. A later pass does not call or wake it, nor
 // does the current pass if it has not reached h yet; only a call already
 // under way on thread 0 when another goroutine calls Remove may finish
 // after it. The signal stays caught with no handler (its default action

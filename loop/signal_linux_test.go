@@ -20,7 +20,7 @@ func TestSignalsOnThreadZeroOnly(t *testing.T) {
 		l.Wakeup(tk, WokenInit)
 	}
 	var handlerTid, calls atomic.Int64
-	registered(t)(l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) {
+	require.NoError(t, l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) {
 		handlerTid.Store(int64(unix.Gettid()))
 		calls.Add(1)
 	}))

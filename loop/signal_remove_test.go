@@ -16,32 +16,34 @@ func counter(n *atomic.Int64) SignalFunc {
 	return func(syscall.Signal, int) { n.Add(1) }
 }
 
-// A removed handler or task is neither called nor woken; the others still
-// are, in order; Remove twice or on nil does nothing.
+// A removed handler is not called; the others still are; Remove twice
+// or on nil does nothing; a bad registration returns no handler.
 func TestSignalHandlerRemove(t *testing.T) {
 	l := newTestLoop(t, Config{})
-	th := l.threads[0]
 	var a, b, c atomic.Int64
-	woken := 0
-	tk := l.NewTask(func(*Task, any, State) bool { woken++; return true }, nil, 0)
-	registered(t)(l.HandleSignal(0, counter(&a)))
-	hb := registered(t)(l.HandleSignal(0, counter(&b)))
-	ht := registered(t)(l.SignalTask(0, tk))
-	registered(t)(l.HandleSignal(0, counter(&c)))
-	require.Equal(t, 4, l.SignalHandlers(0))
+	registered(t)(l.AddSignalHandler(0, counter(&a)))
+	hb := registered(t)(l.AddSignalHandler(0, counter(&b)))
+	registered(t)(l.AddSignalHandler(0, counter(&c)))
+	require.Equal(t, 3, l.SignalHandlers(0))
 
 	hb.Remove()
-	ht.Remove()
 	hb.Remove()
 	(*SignalHandler)(nil).Remove()
 	assert.Equal(t, 2, l.SignalHandlers(0))
 	l.Raise(0)
-	l.processSignals(th)
-	th.processRunnableTasks()
+	l.processSignals(l.threads[0])
 	assert.Equal(t, int64(1), a.Load())
 	assert.Equal(t, int64(0), b.Load(), "removed handler called")
-	assert.Equal(t, 0, woken, "removed task woken")
 	assert.Equal(t, int64(1), c.Load())
+
+	for _, sig := range []syscall.Signal{-1, maxSignal} {
+		h, err := l.AddSignalHandler(sig, counter(&a))
+		assert.ErrorIs(t, err, ErrBadConfig)
+		assert.Nil(t, h)
+	}
+	h, err := l.AddSignalHandler(0, nil)
+	assert.ErrorIs(t, err, ErrBadConfig)
+	assert.Nil(t, h)
 }
 
 // A handler removing a later one of the same signal during a pass keeps
@@ -50,8 +52,8 @@ func TestSignalHandlerRemovedByEarlierHandler(t *testing.T) {
 	l := newTestLoop(t, Config{})
 	var later atomic.Int64
 	var hl *SignalHandler
-	registered(t)(l.HandleSignal(0, func(syscall.Signal, int) { hl.Remove() }))
-	hl = registered(t)(l.HandleSignal(0, counter(&later)))
+	registered(t)(l.AddSignalHandler(0, func(syscall.Signal, int) { hl.Remove() }))
+	hl = registered(t)(l.AddSignalHandler(0, counter(&later)))
 	l.Raise(0)
 	l.processSignals(l.threads[0])
 	assert.Equal(t, int64(0), later.Load())
@@ -61,9 +63,9 @@ func TestSignalHandlerRemovedByEarlierHandler(t *testing.T) {
 // Registering and removing 1000 handlers leaves the count where it was.
 func TestSignalHandlerCountDoesNotGrow(t *testing.T) {
 	l := newTestLoop(t, Config{})
-	registered(t)(l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) {}))
+	registered(t)(l.AddSignalHandler(syscall.SIGUSR1, func(syscall.Signal, int) {}))
 	for range 1000 {
-		h := registered(t)(l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) {}))
+		h := registered(t)(l.AddSignalHandler(syscall.SIGUSR1, func(syscall.Signal, int) {}))
 		h.Remove()
 	}
 	assert.Equal(t, 1, l.SignalHandlers(int(syscall.SIGUSR1)))
@@ -82,9 +84,9 @@ func TestSignalHandlerRemoveDuringPassStress(t *testing.T) {
 		var n [4]atomic.Int64
 		var hs [4]*SignalHandler
 		for j := range 3 {
-			hs[j] = registered(t)(l.HandleSignal(0, counter(&n[j])))
+			hs[j] = registered(t)(l.AddSignalHandler(0, counter(&n[j])))
 		}
-		hs[3] = registered(t)(l.HandleSignal(0, func(syscall.Signal, int) {
+		hs[3] = registered(t)(l.AddSignalHandler(0, func(syscall.Signal, int) {
 			n[3].Add(1)
 			done <- struct{}{}
 		}))

@@ -41,14 +41,14 @@ func TestSignalsCoalesceInOrder(t *testing.T) {
 	var loopsAtUSR2, loopsAtZero uint32
 	sigTaskRuns := make(chan State, 4)
 	sigTask := l.NewTask(func(_ *Task, _ any, why State) bool { sigTaskRuns <- why; return true }, nil, 0)
-	registered(t)(l.HandleSignal(syscall.SIGUSR2, record("usr2-first")))
-	registered(t)(l.SignalTask(syscall.SIGUSR2, sigTask))
-	registered(t)(l.HandleSignal(syscall.SIGUSR2, func(sig syscall.Signal, n int) {
+	require.NoError(t, l.HandleSignal(syscall.SIGUSR2, record("usr2-first")))
+	require.NoError(t, l.SignalTask(syscall.SIGUSR2, sigTask))
+	require.NoError(t, l.HandleSignal(syscall.SIGUSR2, func(sig syscall.Signal, n int) {
 		loopsAtUSR2 = l.threads[0].ctx.Activity.Loops.Load()
 		record("usr2-second")(sig, n)
 	}))
-	registered(t)(l.HandleSignal(syscall.SIGWINCH, record("winch")))
-	registered(t)(l.HandleSignal(0, func(sig syscall.Signal, n int) {
+	require.NoError(t, l.HandleSignal(syscall.SIGWINCH, record("winch")))
+	require.NoError(t, l.HandleSignal(0, func(sig syscall.Signal, n int) {
 		loopsAtZero = l.threads[0].ctx.Activity.Loops.Load()
 		record("zero")(sig, n)
 	}))
@@ -89,7 +89,7 @@ func TestSignalsCoalesceInOrder(t *testing.T) {
 func TestSignalWakesThreadZero(t *testing.T) {
 	l := newTestLoop(t, Config{Threads: 2})
 	got := make(chan time.Time, 8)
-	registered(t)(l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) { got <- time.Now() }))
+	require.NoError(t, l.HandleSignal(syscall.SIGUSR1, func(syscall.Signal, int) { got <- time.Now() }))
 	wait := runLoop(t, l)
 	for range 5 {
 		eventually(t, 2*time.Second, func() bool { return l.SleepingMask()&1 != 0 }, "thread 0 never slept")
@@ -108,16 +108,10 @@ func TestSignalWakesThreadZero(t *testing.T) {
 
 func TestSignalRegistrationErrors(t *testing.T) {
 	l := newTestLoop(t, Config{})
-	for _, reg := range []func() (*SignalHandler, error){
-		func() (*SignalHandler, error) { return l.HandleSignal(syscall.SIGUSR1, nil) },
-		func() (*SignalHandler, error) { return l.SignalTask(syscall.SIGUSR1, nil) },
-		func() (*SignalHandler, error) { return l.HandleSignal(-1, func(syscall.Signal, int) {}) },
-		func() (*SignalHandler, error) { return l.HandleSignal(maxSignal, func(syscall.Signal, int) {}) },
-	} {
-		h, err := reg()
-		assert.ErrorIs(t, err, ErrBadConfig)
-		assert.Nil(t, h)
-	}
+	assert.ErrorIs(t, l.HandleSignal(syscall.SIGUSR1, nil), ErrBadConfig)
+	assert.ErrorIs(t, l.SignalTask(syscall.SIGUSR1, nil), ErrBadConfig)
+	assert.ErrorIs(t, l.HandleSignal(-1, func(syscall.Signal, int) {}), ErrBadConfig)
+	assert.ErrorIs(t, l.HandleSignal(maxSignal, func(syscall.Signal, int) {}), ErrBadConfig)
 }
 
 // 2,000 raises from another goroutine, each waited for: none may wait for
@@ -126,7 +120,7 @@ func TestSignalRegistrationErrors(t *testing.T) {
 func TestRaiseWakeupStress(t *testing.T) {
 	l := newTestLoop(t, Config{Threads: 2})
 	got := make(chan struct{}, 1)
-	registered(t)(l.HandleSignal(0, func(syscall.Signal, int) { got <- struct{}{} }))
+	require.NoError(t, l.HandleSignal(0, func(syscall.Signal, int) { got <- struct{}{} }))
 	wait := runLoop(t, l)
 	var worst time.Duration
 	for i := range 2000 {
