@@ -2,6 +2,7 @@ package loop
 
 import (
 	"testing"
+	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/poller"
@@ -42,5 +43,17 @@ func registered(t testing.TB) func(*SignalHandler, error) *SignalHandler {
 		require.NoError(t, err)
 		require.NotNil(t, h)
 		return h
+	}
+}
+
+// receiveOrStop waits up to d for a value on ch; if none comes, it stops l
+// (so that the test's Run returns) and fails the test with the message.
+func receiveOrStop(t *testing.T, l *Loop, ch <-chan struct{}, d time.Duration, format string, args ...any) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		l.Stop()
+		t.Fatalf(format, args...)
 	}
 }

@@ -108,12 +108,7 @@ func TestSignalHandlerRemoveDuringPassStress(t *testing.T) {
 			close(removed)
 		})
 		l.Raise(0)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			l.Stop()
-			t.Fatalf("round %d: the last handler never ran", i)
-		}
+		receiveOrStop(t, l, done, 5*time.Second, "round %d: the last handler never ran", i)
 		wg.Wait()
 		hs[2].Remove()
 		hs[3].Remove()
