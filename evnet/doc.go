@@ -57,30 +57,32 @@
 //
 // # Performance
 //
-// BenchmarkEchoCPU runs the issue's echo comparison: a client process
+// "pollbench -workload echo" runs the echo comparison: a client process
 // pinned to the other core (taskset -c 1) runs closed-loop 64-byte round
-// trips on C connections for 2 s against an evnet echo server and,
-// in the same run, against a net-package server with a goroutine per
-// connection; the figure is the server process's CPU time (getrusage) per
-// round trip. go test -run '^$' -bench EchoCPU -benchtime 1x -count 3
-// ./evnet/ on the 2-core development VM, medians, CPU per round trip as a
-// ratio to net (the target is at most 0.75) and round trips per second
-// as a ratio to net:
+// trips on C connections for 2 s against an evnet echo server and, in the
+// same run, against a net-package server with a goroutine per connection;
+// the figure is the server process's CPU time (getrusage) per round trip.
+// BenchmarkEchoCPU is the same measurement as a Go benchmark. "go run
+// ./cmd/pollbench -workload echo -count 5" on the 2-core development VM,
+// loaded by other jobs, medians of the paired ratios to net (the target
+// for CPU is at most 0.75):
 //
 //	C     threads  CPU/rtt vs net  rtt/s vs net
-//	10    1        0.67            1.52
-//	10    2        0.89            1.10
-//	100   1        0.73            1.33
-//	100   2        0.93            0.97
-//	1000  1        0.75            1.23
-//	1000  2        0.72            1.23
+//	10    1        0.63            1.13
+//	10    2        0.79            0.96
+//	100   1        0.70            1.06
+//	100   2        0.79            0.94
+//	1000  1        0.69            1.10
+//	1000  2        0.90            1.05
 //
-// One loop thread meets the target at every C (just, at 1000). Two do
-// not at 10 and 100 connections. A likely cause, not measured: with the
-// client on one of the two cores, each thread finds fewer connections
-// ready per kernel wait and sleeps and wakes more often than one thread
-// serving them all. Run-to-run spread on this shared machine is up to
-// half the median for the two-thread rows.
+// One loop thread meets the target at every C; two do not. With the
+// client on one of the two cores the two loop threads mostly share the
+// other: each finds fewer connections ready per kernel wait, blocks about
+// twice as often per round trip as one thread serving them all, and the
+// process makes about twice the voluntary context switches per round
+// trip. No wake-up crosses threads once connections are open. Run-to-run
+// spread on this shared machine reaches half the median for the
+// two-thread rows.
 //
 // # Stopping
 //

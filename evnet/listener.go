@@ -72,6 +72,7 @@ type Listener struct {
 	pauseMS int
 	next    uint32
 	task    *loop.Task
+	sigh    *loop.SignalHandler // closes the listener on soft stop; under the thread's mu
 	closed  atomic.Bool
 	pauses  atomic.Uint64
 }
@@ -221,9 +222,18 @@ func serve(l *loop.Loop, fd int, opts Options) (*Listener, error) {
 		ln.st.release()
 		return nil, fmt.Errorf("evnet: listen: %w", err)
 	}
+	// Soft stop raises signal 0, which closes the listener; Close removes
+	// the handler again. The handler may run before ln.sigh is set: its
+	// Close then waits for ts.mu, held until then.
+	sigh, err := l.AddSignalHandler(0, func(syscall.Signal, int) { ln.Close() })
+	if err != nil {
+		l.Table().External().Delete(fd)
+		ln.st.release()
+		return nil, fmt.Errorf("evnet: listen: %w", err)
+	}
+	ln.sigh = sigh
 	ts.lns = append(ts.lns, ln)
 	l.AddJobs(1)
-	l.HandleSignal(0, func(syscall.Signal, int) { ln.Close() })
 	l.Table().External().WantRecv(fd)
 	return ln, nil
 }
@@ -249,6 +259,7 @@ func (ln *Listener) Close() error {
 	if i := slices.Index(ts.lns, ln); i >= 0 {
 		ts.lns = slices.Delete(ts.lns, i, i+1)
 	}
+	ln.sigh.Remove()
 	ts.mu.Unlock()
 	if ln.unlink != "" {
 		os.Remove(ln.unlink)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/evpoll/evpoll/internal/echobench"
 	"go.uber.org/goleak"
 )
 
@@ -11,9 +12,7 @@ import (
 // echo client process of BenchmarkEchoCPU and as the
 // server process of TestAcceptEMFILEStorm.
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(echoClientEnv); spec != "" {
-		os.Exit(runEchoClient(spec))
-	}
+	echobench.ClientMain()
 	if spec := os.Getenv(stormServerEnv); spec != "" {
 		os.Exit(runStormServer(spec))
 	}

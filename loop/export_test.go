@@ -52,3 +52,10 @@ func backendName(p poller.Poller) string {
 	}
 	return s
 }
+
+// SignalHandlers returns how many handlers sig has.
+func (l *Loop) SignalHandlers(sig int) int {
+	l.sig.mu.Lock()
+	defer l.sig.mu.Unlock()
+	return len(l.sig.handlers[sig])
+}

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"testing"
+	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/poller"
@@ -32,4 +33,27 @@ func armAt(t testing.TB, th *Thread, tk *Task, when poller.Tick) {
 	t.Helper()
 	tk.SetExpire(when)
 	require.NoError(t, th.Queue(tk))
+}
+
+// registered fails the test if a signal registration failed, and returns
+// the handler: registered(t)(l.HandleSignal(sig, f)).
+func registered(t testing.TB) func(*SignalHandler, error) *SignalHandler {
+	return func(h *SignalHandler, err error) *SignalHandler {
+		t.Helper()
+		require.NoError(t, err)
+		require.NotNil(t, h)
+		return h
+	}
+}
+
+// receiveOrStop waits up to d for a value on ch; if none comes, it stops l
+// (so that the test's Run returns) and fails the test with the message.
+func receiveOrStop(t *testing.T, l *Loop, ch <-chan struct{}, d time.Duration, format string, args ...any) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		l.Stop()
+		t.Fatalf(format, args...)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,9 +17,15 @@ const maxSignal = 256
 // into this call.
 type SignalFunc func(sig syscall.Signal, count int)
 
-type sigHandler struct {
-	fn   SignalFunc
-	task *Task
+// SignalHandler is one signal registration (HAProxy: struct sig_handler):
+// a function to call or a task to wake. [Loop.AddSignalHandler] returns
+// it; Remove undoes it.
+type SignalHandler struct {
+	s       *signals
+	sig     syscall.Signal
+	fn      SignalFunc
+	task    *Task
+	removed atomic.Bool
 }
 
 // signals is the loop's signal queue (HAProxy: signal_queue and
@@ -28,7 +35,7 @@ type signals struct {
 	mu       sync.Mutex
 	queue    []syscall.Signal
 	count    [maxSignal]int
-	handlers [maxSignal][]sigHandler
+	handlers [maxSignal][]*SignalHandler // replaced, never changed in place
 	pending  atomic.Int32
 	notified [maxSignal]bool
 
@@ -46,16 +53,24 @@ func (s *signals) init() {
 
 func (s *signals) isPending() bool { return s.pending.Load() != 0 }
 
-// HandleSignal registers f for sig; signal 0 is the internal signal raised
-// by soft stop. A real signal is caught from now on through os/signal
-// (its default action, such as exiting, no longer happens). Handlers run
-// on thread 0, in registration order, once per pass for any number of
-// deliveries.
+// HandleSignal registers f for sig, for the loop's lifetime; signal 0 is
+// the internal signal raised by soft stop. A real signal is caught from
+// now on through os/signal (its default action, such as exiting, no
+// longer happens). Handlers run on thread 0, in registration order, once
+// per pass for any number of deliveries.
 func (l *Loop) HandleSignal(sig syscall.Signal, f SignalFunc) error {
+	_, err := l.AddSignalHandler(sig, f)
+	return err
+}
+
+// AddSignalHandler registers f for sig as HandleSignal does and returns
+// the registration, whose Remove unregisters it: for handlers that live
+// shorter than the loop, such as one per listener.
+func (l *Loop) AddSignalHandler(sig syscall.Signal, f SignalFunc) (*SignalHandler, error) {
 	if f == nil {
-		return fmt.Errorf("%w: nil handler for signal %d", ErrBadConfig, sig)
+		return nil, fmt.Errorf("%w: nil handler for signal %d", ErrBadConfig, sig)
 	}
-	return l.sig.add(sig, sigHandler{fn: f})
+	return l.sig.add(&SignalHandler{sig: sig, fn: f})
 }
 
 // SignalTask registers t to be woken with WokenSignal when sig arrives.
@@ -63,21 +78,47 @@ func (l *Loop) SignalTask(sig syscall.Signal, t *Task) error {
 	if t == nil {
 		return fmt.Errorf("%w: nil task for signal %d", ErrBadConfig, sig)
 	}
-	return l.sig.add(sig, sigHandler{task: t})
+	_, err := l.sig.add(&SignalHandler{sig: sig, task: t})
+	return err
 }
 
-func (s *signals) add(sig syscall.Signal, h sigHandler) error {
+func (s *signals) add(h *SignalHandler) (*SignalHandler, error) {
+	sig := h.sig
 	if sig < 0 || sig >= maxSignal {
-		return fmt.Errorf("%w: signal %d out of range", ErrBadConfig, sig)
+		return nil, fmt.Errorf("%w: signal %d out of range", ErrBadConfig, sig)
 	}
+	h.s = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Appending never touches the elements a pass is reading: those lie
+	// below the length it took.
 	s.handlers[sig] = append(s.handlers[sig], h)
 	if sig != 0 && !s.notified[sig] {
 		s.notified[sig] = true
 		signal.Notify(s.ch, sig)
 	}
-	return nil
+	return h, nil
+}
+
+// Remove unregisters h (HAProxy: signal_unregister_handler), so that a
+// program adding and dropping handlers does not accumulate them. A later pass does not call or wake it, nor
+// does the current pass if it has not reached h yet; only a call already
+// under way on thread 0 when another goroutine calls Remove may finish
+// after it. The signal stays caught with no handler (its default action
+// does not come back). Safe from any goroutine and from a handler;
+// removing twice, or a nil handler, does nothing.
+func (h *SignalHandler) Remove() {
+	if h == nil || h.removed.Swap(true) {
+		return
+	}
+	s := h.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hs := s.handlers[h.sig]
+	if i := slices.Index(hs, h); i >= 0 {
+		// A new slice: a pass may be reading the old one outside the lock.
+		s.handlers[h.sig] = slices.Concat(hs[:i], hs[i+1:])
+	}
 }
 
 // Raise queues sig as if it had been delivered (HAProxy: signal_handler),
@@ -163,6 +204,9 @@ func (l *Loop) processSignals(th *Thread) {
 			continue
 		}
 		for _, h := range hs {
+			if h.removed.Load() {
+				continue
+			}
 			if h.fn != nil {
 				h.fn(sig, n)
 			} else {

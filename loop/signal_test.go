@@ -126,12 +126,7 @@ func TestRaiseWakeupStress(t *testing.T) {
 	for i := range 2000 {
 		start := time.Now()
 		l.Raise(0)
-		select {
-		case <-got:
-		case <-time.After(500 * time.Millisecond):
-			l.Stop()
-			t.Fatalf("raise %d waited for the poll timeout", i)
-		}
+		receiveOrStop(t, l, got, 500*time.Millisecond, "raise %d waited for the poll timeout", i)
 		worst = max(worst, time.Since(start))
 	}
 	l.Stop()

@@ -74,6 +74,12 @@ func TestBadFlagExitStatus(t *testing.T) {
 		{[]string{"-backends", "nosuch"}, "-backends"},
 		{[]string{"-baseline", "nosuch"}, "-baseline"},
 		{[]string{"-kind", "fifo"}, "-kind"},
+		{[]string{"-workload", "foo"}, "-workload"},
+		{[]string{"-workload", "echo", "-conns", "0"}, "-conns"},
+		{[]string{"-workload", "echo", "-threads", "1,x"}, "-threads"},
+		{[]string{"-workload", "echo", "-duration", "0s"}, "-duration"},
+		{[]string{"-workload", "echo", "-fds", "100"}, "-fds"},
+		{[]string{"-conns", "10"}, "-conns"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			stdout, stderr, code := runPollbench(t, 0, tc.args...)

@@ -41,6 +41,16 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-plot", "out.pdf"}, "flag -plot"},
 		{[]string{"-nosuchflag"}, "-nosuchflag"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-workload", "ping"}, "flag -workload"},
+		{[]string{"-workload", "echo", "-conns", "0"}, "flag -conns"},
+		{[]string{"-workload", "echo", "-conns", ""}, "flag -conns"},
+		{[]string{"-workload", "echo", "-threads", "0"}, "flag -threads"},
+		{[]string{"-workload", "echo", "-threads", "65"}, "flag -threads"},
+		{[]string{"-workload", "echo", "-duration", "-1s"}, "flag -duration"},
+		{[]string{"-workload", "echo", "-count", "0"}, "flag -count"},
+		{[]string{"-workload", "echo", "-format", "xml"}, "flag -format"},
+		{[]string{"-workload", "echo", "-backends", "epoll"}, "flag -backends"},
+		{[]string{"-threads", "2"}, "flag -threads"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer

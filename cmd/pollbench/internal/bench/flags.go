@@ -40,7 +40,22 @@ type options struct {
 	format   string
 	plot     string
 	list     bool
+	workload string
+	echo     echoOptions
 }
+
+// echoOptions are the flags of -workload echo.
+type echoOptions struct {
+	conns    []int
+	threads  []int
+	duration time.Duration
+}
+
+// chainOnly and echoOnly are the flags that belong to one workload.
+var (
+	chainOnly = []string{"backends", "baseline", "kind", "fds", "active", "writes", "rounds", "warmup", "maxtime", "plot"}
+	echoOnly  = []string{"conns", "threads", "duration"}
+)
 
 // defaultBaseline is the fastest loop this system has.
 func defaultBaseline() string { return chain.Baselines()[0] }
@@ -59,6 +74,10 @@ func newFlagSet(o *flagValues) *flag.FlagSet {
 	fs.DurationVar(&o.maxTime, "maxtime", 200*time.Millisecond, "stop a sample after this long, once 3 rounds are done")
 	fs.StringVar(&o.format, "format", "text", "output format: text (a table per -active value and a verdict), csv, json (every sample, machine info) or bench (Go benchmark format, for benchstat -col /backend)")
 	fs.StringVar(&o.plot, "plot", "", "also draw time per round against fds to this file, .svg or .png")
+	fs.StringVar(&o.workload, "workload", "chain", "what to measure: chain (libevent's bench.c on every backend) or echo (an evnet echo server against a Go net server, 64-byte round trips from a client process)")
+	fs.StringVar(&o.conns, "conns", "10,100,1000", "echo: comma-separated numbers of client connections")
+	fs.StringVar(&o.threads, "threads", "1,2", "echo: comma-separated numbers of evnet loop threads")
+	fs.DurationVar(&o.duration, "duration", 2*time.Second, "echo: how long the client runs round trips in each sample")
 	fs.BoolVar(&o.list, "list", false, "print the registered backends in haproxy -vv format, each failed test's error and the baselines, and exit")
 	return fs
 }
@@ -66,8 +85,9 @@ func newFlagSet(o *flagValues) *flag.FlagSet {
 // flagValues are the flags as given.
 type flagValues struct {
 	backends, baseline, kind, fds, active, format, plot string
+	workload, conns, threads                            string
 	writes, rounds, warmup, count                       int
-	maxTime                                             time.Duration
+	maxTime, duration                                   time.Duration
 	list                                                bool
 }
 
@@ -78,6 +98,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 		"on each backend and on baselines written without evpoll, and prints\n"+
 		"the time per round and its ratio to the -baseline, paired repeat by\n"+
 		"paired repeat, with the spread of that ratio.\n\n"+
+		"With -workload echo it compares an evnet echo server on -threads loop\n"+
+		"threads with a Go net server instead: round trips per second and\n"+
+		"server CPU per round trip from a client process, with ratios to net.\n\n"+
 		"Exit status: 0 on success, 2 for a bad flag, 1 when a measurement fails.\n\nFlags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
@@ -102,8 +125,14 @@ func parse(stderr io.Writer, args []string) (*options, error) {
 		return nil, usageError{fmt.Errorf("unexpected argument %q (pollbench takes flags only)", fs.Arg(0))}
 	}
 	o := &options{writes: v.writes, rounds: v.rounds, warmup: v.warmup, count: v.count,
-		maxTime: v.maxTime, format: v.format, plot: v.plot, list: v.list}
+		maxTime: v.maxTime, format: v.format, plot: v.plot, list: v.list, workload: v.workload}
 	var err error
+	if err := checkWorkload(fs, v.workload); err != nil {
+		return nil, err
+	}
+	if o.workload == "echo" {
+		return o, parseEcho(o, &v)
+	}
 	if o.kind, err = chain.ParseKind(v.kind); err != nil {
 		return nil, badFlag("kind", "%v", strings.TrimPrefix(err.Error(), "chain: "))
 	}

@@ -10,23 +10,47 @@ import (
 	"golang.org/x/perf/benchfmt"
 )
 
+// report is what a workload measured, in each -format but json, which
+// encodes the report itself.
+type report interface {
+	writeText(w io.Writer) error
+	writeCSV(w io.Writer) error
+	writeBench(w io.Writer) error
+}
+
 // write prints rep in the given format.
-func write(w io.Writer, format string, rep *Report) error {
+func write(w io.Writer, format string, rep report) error {
 	switch format {
 	case "csv":
-		return writeCSV(w, rep)
+		return rep.writeCSV(w)
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "bench":
-		return writeBench(w, rep)
+		return rep.writeBench(w)
 	}
-	return writeText(w, rep)
+	return rep.writeText(w)
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// benchConfig is the file configuration of -format bench: the machine
+// benchstat reports.
+func benchConfig(m Machine) []benchfmt.Config {
+	return []benchfmt.Config{
+		{Key: "goos", Value: []byte(m.GOOS), File: true},
+		{Key: "goarch", Value: []byte(m.GOARCH), File: true},
+		{Key: "pkg", Value: []byte("github.com/evpoll/evpoll/cmd/pollbench"), File: true},
+		{Key: "cpu", Value: []byte(orUnknown(m.CPU)), File: true},
+	}
 }
 
 // writeCSV prints one line per sample, and one per skipped or failed row.
-func writeCSV(w io.Writer, rep *Report) error {
+func (rep *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"backend", "kind", "fds", "active", "repeat", "rounds", "ns_per_round", "ratio_to_" + rep.Baseline, "allocs_per_round", "waits_per_round", "skipped", "error"})
 	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
@@ -54,15 +78,9 @@ func writeCSV(w io.Writer, rep *Report) error {
 // writeBench prints every sample as a Go benchmark result named
 // Chain/backend=X/fds=N/active=M, one line per repeat, so that
 // "benchstat -col /backend" compares the backends.
-func writeBench(w io.Writer, rep *Report) error {
+func (rep *Report) writeBench(w io.Writer) error {
 	bw := benchfmt.NewWriter(w)
-	cfg := []benchfmt.Config{
-		{Key: "goos", Value: []byte(rep.Machine.GOOS), File: true},
-		{Key: "goarch", Value: []byte(rep.Machine.GOARCH), File: true},
-		{Key: "pkg", Value: []byte("github.com/evpoll/evpoll/cmd/pollbench"), File: true},
-		{Key: "cpu", Value: []byte(orUnknown(rep.Machine.CPU)), File: true},
-		{Key: "kind", Value: []byte(rep.Kind), File: true},
-	}
+	cfg := append(benchConfig(rep.Machine), benchfmt.Config{Key: "kind", Value: []byte(rep.Kind), File: true})
 	for _, r := range rep.Rows {
 		for _, s := range r.Samples {
 			res := &benchfmt.Result{

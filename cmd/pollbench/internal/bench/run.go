@@ -38,6 +38,9 @@ func run(stdout, stderr io.Writer, args []string) error {
 	if o.list {
 		return writeList(stdout)
 	}
+	if o.workload == "echo" {
+		return runEcho(stdout, o)
+	}
 	rep := &Report{
 		Machine: thisMachine(), Kind: o.kind.String(), Writes: o.writes, Count: o.count,
 		Baseline: o.baseline, FDs: o.fds, Active: o.active, Names: o.names,

@@ -54,7 +54,7 @@ func fmtRatio(x float64) string {
 
 // writeText prints one pivot table per -active value (rows: backends,
 // columns: fds), the skips and failures, and the verdict.
-func writeText(w io.Writer, rep *Report) error {
+func (rep *Report) writeText(w io.Writer) error {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "pollbench: kind %s, %d chained writes per round, paired repeats: %d, ratios to %s\n",
 		rep.Kind, rep.Writes, rep.Count, rep.Baseline)
