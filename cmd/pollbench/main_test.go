@@ -13,6 +13,7 @@ import (
 	"github.com/evpoll/evpoll/internal/fdcount"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // binary is pollbench built by TestMain, run by the tests as a process.
@@ -33,6 +34,13 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		// As goleak.VerifyTestMain: a passing run must leave no goroutine.
+		if err := goleak.Find(goleak.IgnoreTopFunction("os/signal.signal_recv")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: errors on successful test run:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -2,17 +2,19 @@ package echobench
 
 import (
 	"bytes"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
+// TestMain runs the client when the test binary is re-executed as one,
+// and otherwise the tests, failing them if they leave goroutines behind.
 func TestMain(m *testing.M) {
 	ClientMain()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
 }
 
 // A short run against the net server completes round trips, charges them
