@@ -55,9 +55,10 @@ func (s *signals) isPending() bool { return s.pending.Load() != 0 }
 
 // HandleSignal registers f for sig, for the loop's lifetime; signal 0 is
 // the internal signal raised by soft stop. A real signal is caught from
-// now on through os/signal (its default action, such as exiting, no
-// longer happens). Handlers run on thread 0, in registration order, once
-// per pass for any number of deliveries.
+// now on through os/signal: its default action, such as exiting, does
+// not happen while the loop runs, and comes back once Run has returned
+// (os/signal's Stop). Handlers run on thread 0, in registration order,
+// once per pass for any number of deliveries.
 func (l *Loop) HandleSignal(sig syscall.Signal, f SignalFunc) error {
 	_, err := l.AddSignalHandler(sig, f)
 	return err
@@ -101,12 +102,13 @@ func (s *signals) add(h *SignalHandler) (*SignalHandler, error) {
 }
 
 // Remove unregisters h (HAProxy: signal_unregister_handler), so that a
-// program adding and dropping handlers does not accumulate them. A later pass does not call or wake it, nor
-// does the current pass if it has not reached h yet; only a call already
-// under way on thread 0 when another goroutine calls Remove may finish
-// after it. The signal stays caught with no handler (its default action
-// does not come back). Safe from any goroutine and from a handler;
-// removing twice, or a nil handler, does nothing.
+// program adding and dropping handlers does not accumulate them. A later
+// pass does not call or wake it, nor does the current pass if it has not
+// reached h yet; only a call already under way on thread 0 when another
+// goroutine calls Remove may finish after it. The signal stays caught
+// with no handler until Run returns (its default action does not come
+// back before). Safe from any goroutine and from a handler; removing
+// twice, or a nil handler, does nothing.
 func (h *SignalHandler) Remove() {
 	if h == nil || h.removed.Swap(true) {
 		return
