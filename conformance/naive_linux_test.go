@@ -79,6 +79,7 @@ func (n *naive) KernelWait(ms int) (int, error) {
 
 func (n *naive) Poll(exp poller.Tick, wake bool) error {
 	th := n.ctx.Thread
+	defer th.EndDispatch()
 	th.DrainUpdates(n, true)
 	n.mu.Lock()
 	n.pfds, n.gens = n.pfds[:0], n.gens[:0]

@@ -230,6 +230,7 @@ func (w *broken) Poll(exp poller.Tick, wake bool) error {
 		return err
 	}
 	err := w.Poller.Poll(exp, wake)
+	defer th.EndDispatch()
 	w.fds = polledBy(tab, th.Bit())
 	for _, fd := range w.fds {
 		switch {

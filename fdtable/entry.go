@@ -83,36 +83,25 @@ func (e *entry) waitRunners(self uint64) {
 	}
 }
 
-// setRunning marks bit as running the fd's iocb if the fd still belongs to
-// that thread; it fails if the fd was migrated away (fd_set_running).
-func (e *entry) setRunning(fd int, bit uint64) bool {
-	for {
-		if e.excl.Load() != 0 {
-			runtime.Gosched()
-			continue
-		}
-		if e.thread.Load()&bit == 0 {
-			return false
-		}
-		e.running.Or(bit)
-		// Re-check after publishing: a lock holder that started meanwhile
-		// either sees our bit or has already changed the thread mask,
-		// which we see here.
-		if e.excl.Load() != 0 || e.thread.Load()&bit == 0 {
-			e.leave(fd, bit)
-			if e.thread.Load()&bit == 0 {
-				return false
-			}
-			continue
-		}
-		return true
+// leave clears bit from the running mask. The last thread to leave an fd
+// whose Delete was deferred closes it. Clearing is idempotent (a locked
+// AND whose result is not needed, no compare-and-swap loop); whoever finds
+// the mask empty once the close is deferred may reap, and reap runs once.
+// Delete checks the mask again after deferring, so a runner that left
+// before the flag was set is not missed.
+func (e *entry) leave(fd int, bit uint64) {
+	e.running.And(^bit)
+	if e.flags.Load() == fCloseDeferred {
+		e.reapIdle(fd)
 	}
 }
 
-// leave clears bit from the running mask. The last thread to leave an fd
-// whose Delete was deferred closes it.
-func (e *entry) leave(fd int, bit uint64) {
-	if e.running.And(^bit) == bit && e.flags.Load() == fCloseDeferred {
+// reapIdle reaps the fd if no thread runs it any more. It is kept out of
+// line so that leave, on every event's path, is inlined.
+//
+//go:noinline
+func (e *entry) reapIdle(fd int) {
+	if e.running.Load() == 0 {
 		e.reap(fd)
 	}
 }

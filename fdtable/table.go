@@ -80,7 +80,7 @@ func New(maxFDs int) *Table {
 		first:  listEnd,
 		last:   listEnd,
 	}
-	t.external = Thread{t: t, id: -1}
+	t.external = Thread{t: t, id: -1, chunks: t.chunks}
 	return t
 }
 

@@ -4,6 +4,7 @@ package fdtable
 
 import (
 	"fmt"
+	"sync/atomic"
 )
 
 // Thread is one polling thread's handle on a table: its id, its bit in the
@@ -17,6 +18,14 @@ type Thread struct {
 	bit  uint64
 	updt []int32 // local update list (fd_updt)
 	glob []int32 // scratch for DrainUpdates
+
+	// dispatch.go: the table's chunk array (fixed by New), and 1 + the
+	// fd whose iocb this thread is running, 0 for none (released by
+	// EndDispatch if the iocb does not return). An int, not an entry
+	// pointer, so that setting it costs no write barrier.
+	chunks  []atomic.Pointer[chunk]
+	running int
+	inHook  bool // tests only: running testHookDispatch
 }
 
 // NewThread returns the handle of thread id (0..MaxThreads-1) and adds its
@@ -36,7 +45,7 @@ func (t *Table) NewThread(id int) (*Thread, error) {
 			break
 		}
 	}
-	return &Thread{t: t, id: id, bit: bit, updt: make([]int32, 0, 64)}, nil
+	return &Thread{t: t, id: id, bit: bit, updt: make([]int32, 0, 64), chunks: t.chunks}, nil
 }
 
 // External returns the table's thread-less handle: changes made through it

@@ -197,6 +197,12 @@ func eventMask(recv, send bool) uint32 {
 // _do_poll does: IN → READY_R, OUT → READY_W, RDHUP → SHUT_R, HUP →
 // SHUT_R|SHUT_W, ERR → ERR_RW.
 func translate(events uint32) fdtable.State {
+	switch events {
+	case unix.EPOLLIN: // the common cases first
+		return fdtable.ReadyR
+	case unix.EPOLLOUT:
+		return fdtable.ReadyW
+	}
 	var s fdtable.State
 	if events&unix.EPOLLIN != 0 {
 		s |= fdtable.ReadyR
@@ -262,37 +268,35 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if epfd < 0 {
 		return fmt.Errorf("epoll: poll: %w", poller.ErrClosed)
 	}
+	th := p.th
+	// Releases the fd of an iocb that panicked or exited its goroutine.
+	defer th.EndDispatch()
 	act := &p.ctx.Activity
-	if d := p.th.DrainUpdates(p, true); d > 0 {
+	if d := th.DrainUpdates(p, true); d > 0 {
 		act.PollDropFD.Add(uint32(d))
 	}
 	n, err := p.ctx.Wait(p, exp, wake, true)
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
+	// The event slice and the thread stay in locals: the callbacks
+	// cannot change them, and the compiler would reload fields of p
+	// after every call. Whatever is not the common case (an RDHUP seen
+	// for the first time, an event not delivered) is handled out of line.
 	events := p.events[:n]
+	var rdhup uint32 = unix.EPOLLRDHUP
+	if p.flags.Load()&uint32(poller.FlagRDHUP) != 0 {
+		rdhup = 0
+	}
 	for i := range events {
 		ev := &events[i]
-		if ev.Events&unix.EPOLLRDHUP != 0 && p.flags.Load()&uint32(poller.FlagRDHUP) == 0 {
+		if ev.Events&rdhup != 0 {
 			// Set before the callback runs: it may read the flags.
 			p.flags.Or(uint32(poller.FlagRDHUP))
+			rdhup = 0
 		}
-		fd := int(ev.Fd)
-		switch p.th.Dispatch(fd, uint32(ev.Pad), translate(ev.Events)) {
-		case fdtable.Dead:
-			act.PollDeadFD.Add(1)
-			p.noteZombie(ev)
-		case fdtable.Stale:
-			act.PollStaleFD.Add(1)
-			p.noteZombie(ev)
-		case fdtable.Migrated:
-			// Moved to another thread: forget it here. Only this
-			// goroutine registers fds in this instance, so no update
-			// can race with the DEL; a failing DEL leaves nothing to
-			// undo.
-			act.PollSkipFD.Add(1)
-			_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
-			p.tab.SetPolled(fd, p.tid, false, false)
+		if o := th.Dispatch(int(ev.Fd), uint32(ev.Pad), translate(ev.Events)); o != fdtable.Delivered {
+			p.notDelivered(epfd, ev, o)
 		}
 	}
 	if p.checkZombies() {
@@ -302,6 +306,27 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 		}
 	}
 	return nil
+}
+
+// notDelivered counts an event Dispatch did not deliver and, for an fd
+// that moved to another thread, forgets it here. Only this goroutine
+// registers fds in this instance, so no update can race with the DEL; a
+// failing DEL leaves nothing to undo.
+func (p *Poller) notDelivered(epfd int, ev *unix.EpollEvent, o fdtable.Outcome) {
+	act := &p.ctx.Activity
+	switch o {
+	case fdtable.Dead:
+		act.PollDeadFD.Add(1)
+		p.noteZombie(ev)
+	case fdtable.Stale:
+		act.PollStaleFD.Add(1)
+		p.noteZombie(ev)
+	case fdtable.Migrated:
+		act.PollSkipFD.Add(1)
+		fd := int(ev.Fd)
+		_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
+		p.tab.SetPolled(fd, p.tid, false, false)
+	}
 }
 
 func (p *Poller) noteZombie(ev *unix.EpollEvent) {

@@ -158,6 +158,8 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if err := p.ErrIfClosed("poll"); err != nil {
 		return err
 	}
+	// Releases the fd of an iocb that panicked or exited its goroutine.
+	defer p.Th.EndDispatch()
 	p.Drain(p)
 	n, err := p.Ctx.Wait(p, exp, wake, true)
 	if err != nil {

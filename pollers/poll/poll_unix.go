@@ -67,6 +67,12 @@ func eventMask(recv, send bool) int16 {
 // SHUT_R|SHUT_W, ERR → ERR_RW. POLLNVAL (the fd is not open) is an error; the poller also drops
 // such an fd.
 func translate(revents int16) fdtable.State {
+	switch revents {
+	case unix.POLLIN: // the common cases first
+		return fdtable.ReadyR
+	case unix.POLLOUT:
+		return fdtable.ReadyW
+	}
 	var s fdtable.State
 	if revents&unix.POLLIN != 0 {
 		s |= fdtable.ReadyR
@@ -105,6 +111,8 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if err := p.Begin(); err != nil {
 		return err
 	}
+	// Releases the fd of an iocb that panicked or exited its goroutine.
+	defer p.Th.EndDispatch()
 	n, err := p.Ctx.Wait(p, exp, wake, false)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
@@ -118,9 +126,11 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 // dispatch reports the n ready entries of the array, at most p.max of
 // them, starting where the previous dispatch stopped so that no fd
 // starves. The rest stay ready in the kernel (poll is level-triggered)
-// and are reported by the next cycle.
+// and are reported by the next cycle. The common case (plain readiness,
+// delivered) stays in this loop; the rest is handled by p.event.
 func (p *Poller) dispatch(n int) {
 	pfds, gens := p.arr.pfds, p.arr.gens
+	th, limit := p.Th, p.Max
 	size := len(pfds)
 	i := p.start
 	if i >= size {
@@ -128,14 +138,19 @@ func (p *Poller) dispatch(n int) {
 	}
 	done := 0
 	for k := 0; k < size && n > 0; k++ {
-		if done == p.Max {
+		if done == limit {
 			p.start = i
 			break
 		}
 		if re := pfds[i].Revents; re != 0 {
 			n--
 			done++
-			p.event(int(pfds[i].Fd), gens[i], re)
+			fd := int(pfds[i].Fd)
+			if re&^(unix.POLLIN|unix.POLLOUT) != 0 {
+				p.event(fd, gens[i], re)
+			} else if o := th.Dispatch(fd, gens[i], translate(re)); o != fdtable.Delivered {
+				p.Outcome(fd, o)
+			}
 		}
 		if i++; i == size {
 			i = 0
@@ -144,7 +159,8 @@ func (p *Poller) dispatch(n int) {
 	p.End()
 }
 
-// event handles the revents of fd, registered with generation regGen.
+// event handles revents of fd, registered with generation regGen, that
+// hold more than IN and OUT: RDHUP, HUP, ERR or NVAL.
 func (p *Poller) event(fd int, regGen uint32, re int16) {
 	nval := re&unix.POLLNVAL != 0
 	evts := translate(re)

@@ -156,6 +156,8 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if err := p.Begin(); err != nil {
 		return err
 	}
+	// Releases the fd of an iocb that panicked or exited its goroutine.
+	defer p.Th.EndDispatch()
 	n, err := p.Ctx.Wait(p, exp, wake, false)
 	if err != nil {
 		return fmt.Errorf("select: %w", err)
