@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/evpoll/evpoll/pollers/epoll"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkRunners times one round of each Linux runner side by side, so
@@ -46,25 +44,5 @@ func BenchmarkRunners(b *testing.B) {
 // event per wait), and no epoll_ctl at all, since the registrations do not
 // change between rounds. Reads and writes are the workload's own.
 func TestEpollSyscallsMatchRaw(t *testing.T) {
-	cfg := Config{FDs: 10, Active: 1, Writes: 50}
-	raw, err := NewBaseline(RawEpoll, cfg)
-	require.NoError(t, err)
-	defer raw.Close()
-	ev, err := New(epoll.Backend, cfg)
-	require.NoError(t, err)
-	defer ev.Close()
-	p := ev.(*evRunner).p.(interface {
-		KernelWaits() uint64
-		KernelUpdates() uint64
-	})
-	const rounds = 4
-	waits, ctls := p.KernelWaits(), p.KernelUpdates()
-	for range rounds {
-		_, err := raw.Round()
-		require.NoError(t, err)
-		_, err = ev.Round()
-		require.NoError(t, err)
-	}
-	assert.Equal(t, uint64(raw.(Counter).Counts().Waits), p.KernelWaits()-waits, "epoll_wait calls: evpoll vs raw-epoll")
-	assert.Zero(t, p.KernelUpdates()-ctls, "epoll_ctl calls in steady state")
+	syscallsMatchRaw(t, RawEpoll, epoll.Backend)
 }

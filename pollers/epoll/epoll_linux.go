@@ -248,18 +248,6 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 // not counting those a signal interrupted (conformance.WaitCounter).
 func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
 
-// KernelWait waits for events (poller.Waiter).
-func (p *Poller) KernelWait(timeoutMS int) (int, error) {
-	n, err := unix.EpollWait(int(p.epfd.Load()), p.events, timeoutMS)
-	if err != unix.EINTR {
-		p.waits.Add(1)
-	}
-	if err != nil {
-		return 0, os.NewSyscallError("epoll_wait", err)
-	}
-	return n, nil
-}
-
 // Poll runs one poll cycle (HAProxy's _do_poll): it applies pending
 // updates, waits until exp (not at all when wake is set) and dispatches
 // the events. It fails only if epoll_wait itself does.
