@@ -126,37 +126,53 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 // dispatch reports the n ready entries of the array, at most p.max of
 // them, starting where the previous dispatch stopped so that no fd
 // starves. The rest stay ready in the kernel (poll is level-triggered)
-// and are reported by the next cycle. The common case (plain readiness,
-// delivered) stays in this loop; the rest is handled by p.event.
+// and are reported by the next cycle.
 func (p *Poller) dispatch(n int) {
+	// An iocb may Close the instance, which resets the array: scan the
+	// one the kernel filled.
 	pfds, gens := p.arr.pfds, p.arr.gens
-	th, limit := p.Th, p.Max
 	size := len(pfds)
-	i := p.start
-	if i >= size {
-		i = 0
+	from := p.start
+	if from >= size {
+		from = 0
 	}
 	done := 0
-	for k := 0; k < size && n > 0; k++ {
-		if done == limit {
-			p.start = i
-			break
-		}
-		if re := pfds[i].Revents; re != 0 {
-			n--
-			done++
-			fd := int(pfds[i].Fd)
-			if re&^(unix.POLLIN|unix.POLLOUT) != 0 {
-				p.event(fd, gens[i], re)
-			} else if o := th.Dispatch(fd, gens[i], translate(re)); o != fdtable.Delivered {
-				p.Outcome(fd, o)
-			}
-		}
-		if i++; i == size {
-			i = 0
-		}
+	// Two straight scans, from..size then 0..from, instead of one that
+	// wraps around: the per-entry work is one load and one test, as in a
+	// hand-written poll loop.
+	if n, done = p.scan(pfds, gens, from, n, done); n > 0 && done < p.Max {
+		p.scan(pfds[:from], gens[:from], 0, n, done)
 	}
 	p.End()
+}
+
+// scan dispatches the ready entries of pfds (with their generations in
+// gens) from index from on, n of which at most remain, done of at most
+// p.Max already dispatched this cycle. When the limit is reached with
+// ready entries left, the next dispatch starts at the first of them. The
+// common case (plain readiness, delivered) stays in this loop; the rest
+// is handled by p.event.
+func (p *Poller) scan(pfds []unix.PollFd, gens []uint32, from, n, done int) (int, int) {
+	th, limit := p.Th, p.Max
+	for i := from; i < len(pfds) && n > 0; i++ {
+		re := pfds[i].Revents
+		if re == 0 {
+			continue
+		}
+		if done == limit {
+			p.start = i
+			return 0, done
+		}
+		n--
+		done++
+		fd := int(pfds[i].Fd)
+		if re&^(unix.POLLIN|unix.POLLOUT) != 0 {
+			p.event(fd, gens[i], re)
+		} else if o := th.Dispatch(fd, gens[i], translate(re)); o != fdtable.Delivered {
+			p.Outcome(fd, o)
+		}
+	}
+	return n, done
 }
 
 // event handles revents of fd, registered with generation regGen, that
