@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"errors"
 	"net"
+	"time"
 
 	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/poller"
@@ -281,5 +283,48 @@ func testMigratedFD(h *harness) {
 	h.pollUntil(t1, "delivery on the new owner", func() bool { return rec.calls.Load() > 0 })
 	if got := h.polled(t1, a); got != "R" {
 		h.t.Errorf("new owner polled = %s, want R", got)
+	}
+}
+
+// errIOCBPanic is the value testPanickingIOCB's iocb panics with.
+var errIOCBPanic = errors.New("conformance: iocb panic")
+
+// testPanickingIOCB: an iocb that panics inside Poll does not leave its fd
+// marked as running: the panic reaches Poll's caller, and a Delete on
+// another goroutine then returns at once instead of waiting forever for
+// the iocb (backends defer fdtable.Thread.EndDispatch in Poll).
+func testPanickingIOCB(h *harness) {
+	tc := h.thread(0)
+	rec := &recorder{}
+	rec.fn = func(int) { panic(errIOCBPanic) }
+	a, b := h.reader(tc, rec)
+	h.poll(tc, poller.Eternity, true)
+	h.write(b, 1)
+	var got any
+	deadline := time.Now().Add(5 * time.Second)
+	for got == nil && time.Now().Before(deadline) {
+		func() {
+			defer func() { got = recover() }()
+			if err := tc.p.Poll(tc.ctx.UpdateTime().Add(20), false); err != nil {
+				h.t.Fatalf("unexpected Poll error: %v", err)
+			}
+		}()
+	}
+	if got != errIOCBPanic {
+		h.t.Fatalf("Poll's caller recovered %v, want the iocb's panic", got)
+	}
+	if m := h.tab.Info(a).Running; m != 0 {
+		h.t.Errorf("running mask %#x after the iocb panicked, want 0", m)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.tab.External().Delete(a) }()
+	select {
+	case err := <-done:
+		h.forget(a)
+		if err != nil {
+			h.t.Errorf("Delete after the iocb panicked: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		h.t.Fatalf("Delete on another goroutine still waiting for the iocb that panicked")
 	}
 }

@@ -30,6 +30,7 @@ var checks = []check{
 	{"Hangup", testHangup},
 	{"Error", testError},
 	{"NoCallbackWhenInactive", testNoCallbackWhenInactive},
+	{"PanickingIOCB", testPanickingIOCB},
 	{"DynamicRDHUP", testDynamicRDHUP},
 	{"MigratedFD", testMigratedFD},
 	{"TimeoutNotEarly", testTimeoutNotEarly},
