@@ -51,7 +51,8 @@
 //     ctx.Wait (timeouts, EINTR, busy polling, the scheduler yield and the
 //     delivery of per-fd errors live there) and reports each event with
 //     ctx.Thread.Dispatch, giving the generation the registration was
-//     tagged with, and counts the outcome (poll_dead_fd, poll_stale_fd,
+//     tagged with (having deferred ctx.Thread.EndDispatch, for an iocb
+//     that panics: check PanickingIOCB), and counts the outcome (poll_dead_fd, poll_stale_fd,
 //     poll_skip_fd, where a migrated fd's registration is also dropped).
 //   - Closing(fd, gen, deregister) removes the registration if deregister
 //     is set (or queues the removal for the next cycle); it runs on any

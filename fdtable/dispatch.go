@@ -47,8 +47,8 @@ func (th *Thread) updateEvents(fd int, evts State) bool {
 // backend deregisters it (lazy stop; HAProxy: fd_update_events). The
 // outcome tells the backend which counter to bump.
 //
-// The checks are made again once this thread is marked as running the fd,
-// which excludes Insert, Delete, Remove and Takeover on every other
+// The checks are made once this thread is marked as running the fd, which
+// excludes Insert, Delete, Remove and Takeover on every other
 // goroutine: an event of one generation never reaches the iocb, the state
 // or the conditions of the next one, however the calls interleave.
 //

@@ -30,8 +30,8 @@
 // operations on fds shared by several threads or owned by another one
 // (through [Table.External]: their changes go to the shared list), and
 // every read-only accessor of [Table]. A Thread with an id belongs to its
-// polling goroutine for everything else: its local list, DrainUpdates and
-// Dispatch.
+// polling goroutine for everything else: its local list, DrainUpdates,
+// Dispatch and EndDispatch.
 //
 // What each guarantees once it returns:
 //   - after Delete or Remove of an fd, no iocb of that generation starts;

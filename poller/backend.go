@@ -80,7 +80,9 @@ type Backend struct {
 // (fdtable.Thread.DrainUpdates), waits until exp (a tick, Eternity for "no
 // timer") or not at all when wake is true, through Context.Wait, and
 // reports each event with fdtable.Thread.Dispatch, passing the generation
-// the registration was tagged with. It returns an error only when the
+// the registration was tagged with; it defers fdtable.Thread.EndDispatch
+// first, so that an iocb that panics or exits its goroutine leaves no fd
+// marked as running. It returns an error only when the
 // kernel object itself fails; an interrupted wait is retried, and a
 // registration the kernel refuses for one fd is that fd's failure:
 // reported with Context.FailFD, its owner gets an error event. Poll
