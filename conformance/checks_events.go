@@ -190,7 +190,7 @@ func testError(h *harness) {
 		if ev&fdtable.ErrRW == 0 {
 			h.t.Errorf("ev = %v: backend has FlagERRHUP but did not report the error", ev)
 		}
-		if st&fdtable.ReadyRW != fdtable.ReadyRW {
+		if ready := fdtable.ReadyR | fdtable.ReadyW; st&ready != ready {
 			h.t.Errorf("state = %v: an error must make both directions ready", st)
 		}
 	}

@@ -110,7 +110,7 @@ func (n *naive) Poll(exp poller.Tick, wake bool) error {
 			evts |= fdtable.ErrRW
 		}
 		if pf.Revents&unix.POLLHUP != 0 {
-			evts |= fdtable.ShutRW
+			evts |= fdtable.ShutR | fdtable.ShutW
 		}
 		gen := n.gens[i]
 		if n.f == naiveCurrentGen {

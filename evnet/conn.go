@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/evpoll/evpoll/fdtable"
 	"github.com/evpoll/evpoll/loop"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
@@ -227,5 +226,3 @@ func (c *Conn) deadline(ms int) poller.Tick {
 	}
 	return c.th.Now().Add(ms)
 }
-
-var _ fdtable.IOCB = connIO

@@ -143,7 +143,7 @@ func BenchmarkUpdateEvents(b *testing.B) {
 	}{
 		{"active", fdtable.ActiveR, fdtable.ReadyR},
 		{"inactive", 0, fdtable.ReadyR},
-		{"hup", fdtable.ActiveRW, fdtable.ShutRW},
+		{"hup", fdtable.ActiveRW, fdtable.ShutR | fdtable.ShutW},
 	} {
 		b.Run("case="+tc.name, func(b *testing.B) {
 			h := newHot(b, 1)

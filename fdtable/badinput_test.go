@@ -79,7 +79,7 @@ func TestBadFD(t *testing.T) {
 						t.Errorf("thread %d %s(%d) = %v, want %v", th.ID(), name, fd, err, want)
 					}
 				}
-				if th.UpdateEvents(fd, fdtable.ReadyR|fdtable.ReadyW|fdtable.ShutRW|fdtable.ErrRW) {
+				if th.UpdateEvents(fd, fdtable.ReadyR|fdtable.ReadyW|fdtable.ShutR|fdtable.ShutW|fdtable.ErrRW) {
 					t.Errorf("thread %d UpdateEvents(%d) reported an iocb call", th.ID(), fd)
 				}
 			}

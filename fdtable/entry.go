@@ -30,10 +30,6 @@ const (
 	linkUnknown int32 = -1
 )
 
-// IOCB is an fd's I/O callback, called by
-// [Thread.Dispatch] with the fd and the owner given to [Thread.Insert].
-type IOCB func(fd int, owner any)
-
 // entry is one fd's slot.
 //
 // Locking: excl is a per-fd spin lock held by Insert, Delete, Remove and
@@ -60,7 +56,7 @@ type entry struct {
 	next, prev int32
 
 	owner any
-	iocb  IOCB
+	iocb  func(fd int, owner any)
 }
 
 type chunk [chunkSize]entry

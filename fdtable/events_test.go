@@ -263,7 +263,7 @@ func TestUpdateEventsExternal(t *testing.T) {
 		t.Error("external UpdateEvents called the iocb")
 	}
 	want := observed{
-		Snap:   fdSnap{Open: true, State: 0x23, Ev: fdtable.ReadyRW, Thread: 0x1, Links: notListed, Gen: 1},
+		Snap:   fdSnap{Open: true, State: 0x23, Ev: fdtable.ReadyR | fdtable.ReadyW, Thread: 0x1, Links: notListed, Gen: 1},
 		Local0: none, Local1: none, Shared: none, Used: 1,
 	}
 	if diff := cmp.Diff(want, e.observe()); diff != "" {
@@ -306,8 +306,8 @@ func TestTakeover(t *testing.T) {
 		e.insert(e.th[0], 0x1)
 		e.setState(0x01)
 		err := e.th[1].Takeover(e.fd, gen)
-		if !errors.Is(err, fdtable.ErrChanged) {
-			t.Fatalf("Takeover with stale gen: %v, want ErrChanged", err)
+		if !errors.Is(err, fdtable.ErrNotOpen) {
+			t.Fatalf("Takeover with stale gen: %v, want ErrNotOpen", err)
 		}
 		if m, st := e.tab.ThreadMask(e.fd), e.tab.State(e.fd); m != 0x1 || st != 0x01 {
 			t.Errorf("failed takeover changed mask %#x state %v", m, st)
@@ -530,7 +530,7 @@ func TestStrings(t *testing.T) {
 		{fdtable.State(0x01).String(), "0x01(R:rA W:ra)"},
 		// conditions last reported, and events: SHUT and ERR shown too
 		{(fdtable.ShutR | fdtable.ReadyR).String(), "0x06(R:Ra W:ra S:Rw)"},
-		{(fdtable.ErrRW | fdtable.ShutRW).String(), "0xc4(R:ra W:ra S:RW E)"},
+		{(fdtable.ErrRW | fdtable.ShutR | fdtable.ShutW).String(), "0xc4(R:ra W:ra S:RW E)"},
 		{(fdtable.ErrRW | fdtable.ReadyW | fdtable.ActiveW).String(), "0xb0(R:ra W:RA E)"},
 		{fdtable.ShutW.String(), "0x40(R:ra W:ra S:rW)"},
 	} {

@@ -82,7 +82,6 @@ func errClass(err error) string {
 		{"ErrInUse", fdtable.ErrInUse},
 		{"ErrBadThread", fdtable.ErrBadThread},
 		{"ErrBusy", fdtable.ErrBusy},
-		{"ErrChanged", fdtable.ErrChanged},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name

@@ -11,16 +11,19 @@ import (
 )
 
 // Insert adds fd to the table (fd_insert): owner and iocb are stored, the
-// conditions last reported ([Info].Ev) are cleared, the state becomes READY_R|READY_W ("ready until
-// proven otherwise"), the generation is bumped and the fd is handed to the
-// threads in threadMask. Nothing is registered with any poller until a
+// conditions last reported ([Info].Ev) are cleared, the state becomes
+// READY_R|READY_W ("ready until proven otherwise"), the generation is
+// bumped and the fd is handed to the threads in threadMask. iocb is the
+// fd's I/O callback (HAProxy: fdtab[].iocb): [Thread.Dispatch] calls it
+// with fd and owner when an event arrives for a direction the fd is
+// active in. Nothing is registered with any poller until a
 // want operation. Polled masks are left as they are: they say which pollers
 // still know the fd number from a previous life.
 //
 // Insert is safe from any goroutine. If iocbs of a previous generation of
 // the same fd (inserted, then removed with [Thread.Remove]) are still
 // running on other threads, Insert waits for them to return.
-func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error {
+func (th *Thread) Insert(fd int, owner any, iocb func(fd int, owner any), threadMask uint64) error {
 	t := th.t
 	if uint(fd) >= uint(t.max) {
 		return t.fdErr("insert", fd)
@@ -45,7 +48,7 @@ func (th *Thread) Insert(fd int, owner any, iocb IOCB, threadMask uint64) error 
 	e.ev.Store(0)
 	e.thread.Store(threadMask)
 	e.gen.Add(1)
-	e.state.Store(uint32(ReadyRW))
+	e.state.Store(uint32(readyRW))
 	e.flags.Store(fOpen)
 	e.unlock()
 	return nil
@@ -162,7 +165,7 @@ func (th *Thread) Takeover(fd int, gen uint32) error {
 	}
 	if e.flags.Load()&fOpen == 0 || e.gen.Load() != gen {
 		e.unlock()
-		return fmt.Errorf("fdtable: takeover fd %d: %w", fd, ErrChanged)
+		return fmt.Errorf("fdtable: takeover fd %d: generation changed: %w", fd, ErrNotOpen)
 	}
 	e.thread.Store(th.bit)
 	st := State(e.state.And(^uint32(ActiveR)))

@@ -176,7 +176,7 @@ func (m *model) insert(fd int, mask uint64, act int) string {
 	if f.open {
 		return "ErrInUse"
 	}
-	f.open, f.state, f.ev, f.thread, f.act, f.linger = true, fdtable.ReadyRW, 0, mask, act, false
+	f.open, f.state, f.ev, f.thread, f.act, f.linger = true, fdtable.ReadyR|fdtable.ReadyW, 0, mask, act, false
 	f.gen++
 	m.used++
 	return "nil"
@@ -326,7 +326,7 @@ func (m *model) takeover(tid, fd int, gen uint32) string {
 		return "ErrNotOpen"
 	}
 	if f.gen != gen {
-		return "ErrChanged"
+		return "ErrNotOpen"
 	}
 	f.thread = tidBit(tid)
 	f.state &^= fdtable.ActiveR
@@ -402,7 +402,7 @@ func (s *sut) view() modelView {
 	return v
 }
 
-func (s *sut) iocbFor(act int) fdtable.IOCB {
+func (s *sut) iocbFor(act int) func(int, any) {
 	if act == actNil {
 		return nil
 	}
@@ -637,8 +637,8 @@ var (
 var eventsGen = rapid.OneOf(
 	rapid.SampledFrom([]fdtable.State{
 		fdtable.ReadyR, fdtable.ReadyW, fdtable.ReadyR | fdtable.ReadyW,
-		fdtable.ShutR, fdtable.ReadyR | fdtable.ShutR, fdtable.ShutRW,
-		fdtable.ErrRW, fdtable.ErrRW | fdtable.ShutRW, fdtable.ReadyW | fdtable.ErrRW,
+		fdtable.ShutR, fdtable.ReadyR | fdtable.ShutR, fdtable.ShutR | fdtable.ShutW,
+		fdtable.ErrRW, fdtable.ErrRW | fdtable.ShutR | fdtable.ShutW, fdtable.ReadyW | fdtable.ErrRW,
 	}),
 	rapid.Custom(func(t *rapid.T) fdtable.State {
 		raw := rapid.IntRange(1, 31).Draw(t, "raw")

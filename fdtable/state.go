@@ -22,9 +22,14 @@ const (
 	ShutW   State = 0x40 // event only: the write side is closed
 	ErrRW   State = 0x80 // event only: error on the fd
 
+	// ActiveRW is both ACTIVE bits: the upper layer wants the fd in some
+	// direction if State&ActiveRW != 0.
 	ActiveRW = ActiveR | ActiveW
-	ReadyRW  = ReadyR | ReadyW
-	ShutRW   = ShutR | ShutW
+)
+
+const (
+	readyRW = ReadyR | ReadyW
+	shutRW  = ShutR | ShutW
 )
 
 // String formats the state as HAProxy's "show fd" does, for instance
@@ -43,7 +48,7 @@ func (s State) String() string {
 	b = append(b, flag(s&ReadyR != 0, 'R'), flag(s&ActiveR != 0, 'A'))
 	b = append(b, " W:"...)
 	b = append(b, flag(s&ReadyW != 0, 'R'), flag(s&ActiveW != 0, 'A'))
-	if s&ShutRW != 0 {
+	if s&shutRW != 0 {
 		b = append(b, " S:"...)
 		b = append(b, flag(s&ShutR != 0, 'R'), flag(s&ShutW != 0, 'W'))
 	}
@@ -72,7 +77,7 @@ const evSticky = ShutR | ErrRW
 // its letter: SHUT_W reported while the fd is active for writing is an
 // error.
 func reported(evts, st State) State {
-	r := evts & (ReadyRW | ShutR | ErrRW)
+	r := evts & (readyRW | ShutR | ErrRW)
 	if evts&ShutW != 0 && st&ActiveW != 0 {
 		r |= ErrRW
 	}

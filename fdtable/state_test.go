@@ -158,7 +158,7 @@ func TestStateAPI(t *testing.T) {
 			ops: func(e *env) {
 				e.do("WantRecv", e.th[0].WantRecv)
 				e.drain(0, true)
-				e.th[0].UpdateEvents(e.fd, fdtable.ErrRW|fdtable.ShutRW)
+				e.th[0].UpdateEvents(e.fd, fdtable.ErrRW|fdtable.ShutR|fdtable.ShutW)
 				e.do("Remove", e.th[0].Remove)
 				// A poller still knows the fd number from its previous life.
 				e.tab.SetPolled(e.fd, 1, true, false)

@@ -23,11 +23,10 @@ const defaultMaxFDs = 1 << 20
 // fd number; test for them with [errors.Is].
 var (
 	ErrBadFD     = errors.New("fd out of range")
-	ErrNotOpen   = errors.New("fd not in table")
+	ErrNotOpen   = errors.New("fd not in table") // or not the generation asked for
 	ErrInUse     = errors.New("fd already in table")
 	ErrBadThread = errors.New("bad thread")
 	ErrBusy      = errors.New("fd running on another thread")
-	ErrChanged   = errors.New("fd generation changed")
 )
 
 const (

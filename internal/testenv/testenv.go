@@ -64,7 +64,7 @@ func (e *Env[P]) Pair() (a, b int) {
 }
 
 // Insert puts fd in the table for thread 0 with iocb and no owner.
-func (e *Env[P]) Insert(fd int, iocb fdtable.IOCB) {
+func (e *Env[P]) Insert(fd int, iocb func(fd int, owner any)) {
 	e.T.Helper()
 	if err := e.Th.Insert(fd, nil, iocb, e.Th.Bit()); err != nil {
 		e.T.Fatalf("Insert(%d): %v", fd, err)

@@ -16,10 +16,10 @@ func TestDesired(t *testing.T) {
 		recv, send bool
 	}{
 		{0, true, false, false},
-		{fdtable.ReadyRW, true, false, false},
+		{fdtable.ReadyR | fdtable.ReadyW, true, false, false},
 		{fdtable.ActiveR, true, true, false},
 		{fdtable.ActiveW, true, false, true}, // no sticky read
-		{fdtable.ActiveRW | fdtable.ReadyRW, true, true, true},
+		{fdtable.ActiveRW | fdtable.ReadyR | fdtable.ReadyW, true, true, true},
 		{fdtable.ActiveRW, false, false, false},
 	} {
 		r, s := Desired(tt.st, tt.ours)

@@ -214,7 +214,7 @@ func translate(events uint32) fdtable.State {
 		s |= fdtable.ShutR
 	}
 	if events&unix.EPOLLHUP != 0 {
-		s |= fdtable.ShutRW
+		s |= fdtable.ShutR | fdtable.ShutW
 	}
 	if events&unix.EPOLLERR != 0 {
 		s |= fdtable.ErrRW

@@ -81,10 +81,10 @@ func TestTranslate(t *testing.T) {
 		{unix.EPOLLIN, fdtable.ReadyR},
 		{unix.EPOLLOUT, fdtable.ReadyW},
 		{unix.EPOLLRDHUP, fdtable.ShutR},
-		{unix.EPOLLHUP, fdtable.ShutRW},
+		{unix.EPOLLHUP, fdtable.ShutR | fdtable.ShutW},
 		{unix.EPOLLERR, fdtable.ErrRW},
 		{unix.EPOLLIN | unix.EPOLLRDHUP, fdtable.ReadyR | fdtable.ShutR},
-		{unix.EPOLLERR | unix.EPOLLHUP | unix.EPOLLOUT, fdtable.ErrRW | fdtable.ShutRW | fdtable.ReadyW},
+		{unix.EPOLLERR | unix.EPOLLHUP | unix.EPOLLOUT, fdtable.ErrRW | fdtable.ShutR | fdtable.ShutW | fdtable.ReadyW},
 		{unix.EPOLLPRI, 0},
 	} {
 		if got := translate(tc.ev); got != tc.want {

@@ -61,7 +61,7 @@ func Translate(events int16) fdtable.State {
 		s |= fdtable.ReadyW
 	}
 	if events&PollHup != 0 {
-		s |= fdtable.ShutRW
+		s |= fdtable.ShutR | fdtable.ShutW
 	}
 	if events&(PollErr|PollNval) != 0 {
 		s |= fdtable.ErrRW

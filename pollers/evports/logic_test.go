@@ -59,10 +59,10 @@ func TestTranslate(t *testing.T) {
 	}{
 		{"POLLIN", PollIn, fdtable.ReadyR},
 		{"POLLOUT", PollOut, fdtable.ReadyW},
-		{"POLLHUP: both shut", PollHup, fdtable.ShutRW},
+		{"POLLHUP: both shut", PollHup, fdtable.ShutR | fdtable.ShutW},
 		{"POLLERR: error", PollErr, fdtable.ErrRW},
 		{"POLLNVAL: error", PollNval, fdtable.ErrRW},
-		{"POLLIN|POLLHUP", PollIn | PollHup, fdtable.ReadyR | fdtable.ShutRW},
+		{"POLLIN|POLLHUP", PollIn | PollHup, fdtable.ReadyR | fdtable.ShutR | fdtable.ShutW},
 		{"nothing", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, Translate(tc.ev)) })

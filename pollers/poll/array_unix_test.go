@@ -27,17 +27,17 @@ func TestTranslate(t *testing.T) {
 		{"none", 0, 0},
 		{"in", unix.POLLIN, fdtable.ReadyR},
 		{"out", unix.POLLOUT, fdtable.ReadyW},
-		{"in out", unix.POLLIN | unix.POLLOUT, fdtable.ReadyRW},
-		{"hup", unix.POLLHUP, fdtable.ShutRW},
+		{"in out", unix.POLLIN | unix.POLLOUT, fdtable.ReadyR | fdtable.ReadyW},
+		{"hup", unix.POLLHUP, fdtable.ShutR | fdtable.ShutW},
 		{"err", unix.POLLERR, fdtable.ErrRW},
 		{"nval", unix.POLLNVAL, fdtable.ErrRW},
-		{"out err hup", unix.POLLOUT | unix.POLLERR | unix.POLLHUP, fdtable.ReadyW | fdtable.ErrRW | fdtable.ShutRW},
+		{"out err hup", unix.POLLOUT | unix.POLLERR | unix.POLLHUP, fdtable.ReadyW | fdtable.ErrRW | fdtable.ShutR | fdtable.ShutW},
 		{"pri ignored", unix.POLLPRI, 0},
 	}
 	if pollRDHUP != 0 {
 		tests = append(tests,
 			tcase{"in rdhup", unix.POLLIN | pollRDHUP, fdtable.ReadyR | fdtable.ShutR},
-			tcase{"in rdhup hup", unix.POLLIN | pollRDHUP | unix.POLLHUP, fdtable.ReadyR | fdtable.ShutRW},
+			tcase{"in rdhup hup", unix.POLLIN | pollRDHUP | unix.POLLHUP, fdtable.ReadyR | fdtable.ShutR | fdtable.ShutW},
 		)
 	}
 	for _, tt := range tests {
@@ -55,7 +55,7 @@ func TestEventMask(t *testing.T) {
 		mask       int16
 	}{
 		{0, true, false, false, 0},
-		{fdtable.ReadyRW, true, false, false, 0},
+		{fdtable.ReadyR | fdtable.ReadyW, true, false, false, 0},
 		{fdtable.ActiveR, true, true, false, rd},
 		{fdtable.ActiveR | fdtable.ReadyR, true, true, false, rd},
 		// No sticky-read rule in poll: want send alone polls for sending.

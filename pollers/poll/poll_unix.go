@@ -84,7 +84,7 @@ func translate(revents int16) fdtable.State {
 		s |= fdtable.ShutR
 	}
 	if revents&unix.POLLHUP != 0 {
-		s |= fdtable.ShutRW
+		s |= fdtable.ShutR | fdtable.ShutW
 	}
 	if revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
 		s |= fdtable.ErrRW

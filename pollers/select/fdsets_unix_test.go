@@ -32,7 +32,7 @@ func TestTranslate(t *testing.T) {
 		{false, false, 0},
 		{true, false, fdtable.ReadyR},
 		{false, true, fdtable.ReadyW},
-		{true, true, fdtable.ReadyRW},
+		{true, true, fdtable.ReadyR | fdtable.ReadyW},
 	}
 	for _, tt := range tests {
 		if got := translate(tt.r, tt.w); got != tt.want {
