@@ -46,18 +46,13 @@ func openFDs() int {
 
 // rss returns the resident set size in kB, from /proc/self/statm, or -1.
 func rss() int {
-	fd, err := unix.Open("/proc/self/statm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1
-	}
-	defer unix.Close(fd)
-	m, err := unix.Read(fd, procBuf[:])
-	if err != nil || m <= 0 {
+	b := readProc("/proc/self/statm")
+	if b == nil {
 		return -1
 	}
 	// "size resident shared ...", in pages.
 	fields, pages := 0, 0
-	for _, c := range procBuf[:m] {
+	for _, c := range b {
 		switch {
 		case c == ' ':
 			fields++
@@ -77,16 +72,11 @@ func rss() int {
 // child on its parent's memory (CLONE_VM), so under go run ru_maxrss
 // reported the go command's 23 MB.
 func peakRSS() int64 {
-	fd, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	b := readProc("/proc/self/status")
+	if b == nil {
 		return -1
 	}
-	defer unix.Close(fd)
-	m, err := unix.Read(fd, procBuf[:])
-	if err != nil || m <= 0 {
-		return -1
-	}
-	_, rest, ok := bytes.Cut(procBuf[:m], []byte("\nVmHWM:"))
+	_, rest, ok := bytes.Cut(b, []byte("\nVmHWM:"))
 	if !ok {
 		return -1
 	}
@@ -96,4 +86,19 @@ func peakRSS() int64 {
 		return -1
 	}
 	return kb
+}
+
+// readProc reads the start of a /proc file into procBuf, without
+// allocating; nil if it cannot be read.
+func readProc(path string) []byte {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	m, err := unix.Read(fd, procBuf[:])
+	if err != nil || m <= 0 {
+		return nil
+	}
+	return procBuf[:m]
 }
