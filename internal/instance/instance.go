@@ -56,12 +56,13 @@ func (b *Base) Attach(self fdtable.Updater, op string) error {
 	return nil
 }
 
-// Reattach attaches self again after a fork replaced its kernel object,
-// and registers at once every fd the thread wants: Fork runs on the
-// polling goroutine, and its caller expects a working instance when it
-// returns. Local updates for fds closed meanwhile count in poll_drop_fd.
-func (b *Base) Reattach(self fdtable.Updater) error {
-	if err := b.Attach(self, "fork"); err != nil {
+// Reattach attaches self again after op (a fork, a rebuild) replaced its
+// kernel object, and registers at once every fd the thread wants: Fork
+// runs on the polling goroutine, and its caller expects a working instance
+// when it returns. Local updates for fds closed meanwhile count in
+// poll_drop_fd.
+func (b *Base) Reattach(self fdtable.Updater, op string) error {
+	if err := b.Attach(self, op); err != nil {
 		return err
 	}
 	b.Drain(self)

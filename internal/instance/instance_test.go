@@ -94,7 +94,7 @@ func TestReattachRegistersWantedFDs(t *testing.T) {
 	th.DrainUpdates(r, true)
 	r.fds = nil
 
-	require.NoError(t, b.Reattach(r))
+	require.NoError(t, b.Reattach(r, "fork"))
 	assert.Equal(t, []int{fd}, r.fds, "fds handed over by Reattach")
 	assert.True(t, b.Release())
 }

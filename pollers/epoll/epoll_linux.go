@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,21 +11,17 @@ import (
 	"sync/atomic"
 
 	"github.com/evpoll/evpoll/fdtable"
+	"github.com/evpoll/evpoll/internal/instance"
 	"github.com/evpoll/evpoll/poller"
 	"golang.org/x/sys/unix"
 )
 
 // Poller is one thread's epoll instance.
 type Poller struct {
-	ctx *poller.Context
-	th  *fdtable.Thread
-	tab *fdtable.Table
-	tid int
-	bit uint64
+	// Updates counts epoll_ctl calls, Waits epoll_wait calls.
+	instance.Base
 
-	epfd   atomic.Int32  // -1 after Term
-	ctls   atomic.Uint64 // epoll_ctl calls
-	waits  atomic.Uint64 // epoll_wait calls
+	epfd   atomic.Int32 // -1 after Close
 	flags  atomic.Uint32
 	events []unix.EpollEvent
 
@@ -42,9 +37,6 @@ type Poller struct {
 	// way to remove it by fd number. Events for closed or reused fds seen
 	// on consecutive cycles for the same registration make the instance
 	// rebuild itself from the polled masks, instead of spinning.
-	// detach undoes the latest Thread.Attach; guarded by mu.
-	detach func() bool
-
 	zombies, prevZombies []zombie
 	zombieRuns           int
 	rebuilds             atomic.Uint64
@@ -70,32 +62,24 @@ var (
 // thread in the table (its close hook): every fd the thread already owns
 // and wants is registered at the first Poll.
 func New(ctx *poller.Context) (*Poller, error) {
-	if ctx == nil || ctx.Thread == nil || ctx.Thread.Bit() == 0 {
-		return nil, errors.New("epoll: context without a thread")
+	p := &Poller{
+		zombies:     make([]zombie, 0, zombieCap),
+		prevZombies: make([]zombie, 0, zombieCap),
+	}
+	if err := p.Init(Name, ctx); err != nil {
+		return nil, err
 	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", os.NewSyscallError("epoll_create1", err))
 	}
-	p := &Poller{
-		ctx:    ctx,
-		th:     ctx.Thread,
-		tab:    ctx.Table,
-		tid:    ctx.Thread.ID(),
-		bit:    ctx.Thread.Bit(),
-		events: make([]unix.EpollEvent, ctx.EventsPerPoll()),
-
-		zombies:     make([]zombie, 0, zombieCap),
-		prevZombies: make([]zombie, 0, zombieCap),
-	}
+	p.events = make([]unix.EpollEvent, ctx.EventsPerPoll())
 	p.epfd.Store(int32(epfd))
 	p.flags.Store(uint32(staticFlags))
-	detach, err := p.th.Attach(p)
-	if err != nil {
+	if err := p.Attach(p, ""); err != nil {
 		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll: %w", err)
+		return nil, err
 	}
-	p.detach = detach
 	return p, nil
 }
 
@@ -108,10 +92,10 @@ func (p *Poller) FD() int { return int(p.epfd.Load()) }
 
 // KernelUpdates returns the number of epoll_ctl calls the instance made
 // (conformance.UpdateCounter).
-func (p *Poller) KernelUpdates() uint64 { return p.ctls.Load() }
+func (p *Poller) KernelUpdates() uint64 { return p.Updates.Load() }
 
 func (p *Poller) ctl(epfd, op, fd int, events uint32, gen uint32) error {
-	p.ctls.Add(1)
+	p.Updates.Add(1)
 	return ctl(epfd, op, fd, events, gen)
 }
 
@@ -235,18 +219,18 @@ func (p *Poller) UpdateFD(u fdtable.Update) {
 		return
 	}
 	if err := p.ctl(epfd, op, u.FD, eventMask(recv, send), u.Gen); err != nil {
-		p.tab.SetPolled(u.FD, p.tid, false, false)
+		p.Tab.SetPolled(u.FD, p.TID, false, false)
 		if op != unix.EPOLL_CTL_DEL {
-			p.ctx.FailFD(u.FD, u.Gen, err)
+			p.Ctx.FailFD(u.FD, u.Gen, err)
 		}
 		return
 	}
-	p.tab.SetPolled(u.FD, p.tid, recv, send)
+	p.Tab.SetPolled(u.FD, p.TID, recv, send)
 }
 
 // KernelWaits returns the number of epoll_wait calls the instance made,
 // not counting those a signal interrupted (conformance.WaitCounter).
-func (p *Poller) KernelWaits() uint64 { return p.waits.Load() }
+func (p *Poller) KernelWaits() uint64 { return p.Waits.Load() }
 
 // Poll runs one poll cycle (HAProxy's _do_poll): it applies pending
 // updates, waits until exp (not at all when wake is set) and dispatches
@@ -256,14 +240,14 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 	if epfd < 0 {
 		return fmt.Errorf("epoll: poll: %w", poller.ErrClosed)
 	}
-	th := p.th
+	th := p.Th
 	// Releases the fd of an iocb that panicked or exited its goroutine.
 	defer th.EndDispatch()
-	act := &p.ctx.Activity
+	act := &p.Ctx.Activity
 	if d := th.DrainUpdates(p, true); d > 0 {
 		act.PollDropFD.Add(uint32(d))
 	}
-	n, err := p.ctx.Wait(p, exp, wake, true)
+	n, err := p.Ctx.Wait(p, exp, wake, true)
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
@@ -301,19 +285,14 @@ func (p *Poller) Poll(exp poller.Tick, wake bool) error {
 // registers fds in this instance, so no update can race with the DEL; a
 // failing DEL leaves nothing to undo.
 func (p *Poller) notDelivered(epfd int, ev *unix.EpollEvent, o fdtable.Outcome) {
-	act := &p.ctx.Activity
+	p.Count(o)
 	switch o {
-	case fdtable.Dead:
-		act.PollDeadFD.Add(1)
-		p.noteZombie(ev)
-	case fdtable.Stale:
-		act.PollStaleFD.Add(1)
+	case fdtable.Dead, fdtable.Stale:
 		p.noteZombie(ev)
 	case fdtable.Migrated:
-		act.PollSkipFD.Add(1)
 		fd := int(ev.Fd)
 		_ = p.ctl(epfd, unix.EPOLL_CTL_DEL, fd, 0, 0)
-		p.tab.SetPolled(fd, p.tid, false, false)
+		p.Tab.SetPolled(fd, p.TID, false, false)
 	}
 }
 
@@ -392,17 +371,7 @@ func (p *Poller) recreate(op string) error {
 	}
 	p.epfd.Store(int32(epfd))
 	unix.Close(old)
-	detach, err := p.th.Attach(p)
-	if err != nil {
-		return fmt.Errorf("epoll: %s: %w", op, err)
-	}
-	p.detach = detach
-	// Register at once: recreate runs on the polling goroutine, and the
-	// caller of Fork expects a working instance when it returns.
-	if d := p.th.DrainUpdates(p, true); d > 0 {
-		p.ctx.Activity.PollDropFD.Add(uint32(d))
-	}
-	return nil
+	return p.Reattach(p, op)
 }
 
 // Close closes the epoll instance and detaches it from its thread
@@ -415,7 +384,7 @@ func (p *Poller) Close() error {
 	if epfd < 0 {
 		return nil
 	}
-	p.detach()
+	p.Release()
 	if err := unix.Close(epfd); err != nil {
 		return fmt.Errorf("epoll: term: %w", os.NewSyscallError("close", err))
 	}

@@ -22,7 +22,7 @@ func (p *Poller) KernelWait(timeoutMS int) (int, error) {
 		n, err = unix.EpollWait(epfd, p.events, timeoutMS)
 	}
 	if err != unix.EINTR {
-		p.waits.Add(1)
+		p.Waits.Add(1)
 	}
 	if err != nil {
 		return 0, os.NewSyscallError("epoll_wait", err)

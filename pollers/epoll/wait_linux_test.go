@@ -54,7 +54,7 @@ func TestZeroTimeoutWait(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n, "raw=%v: events once a is readable", raw)
 		assert.Equal(t, int32(a), p.events[0].Fd, "raw=%v: fd", raw)
-		assert.Equal(t, p.tab.Info(a).Gen, uint32(p.events[0].Pad), "raw=%v: generation", raw)
+		assert.Equal(t, p.Tab.Info(a).Gen, uint32(p.events[0].Pad), "raw=%v: generation", raw)
 		assert.Equal(t, waits+2, p.KernelWaits(), "raw=%v: waits counted", raw)
 	}
 	rawZeroWait = true

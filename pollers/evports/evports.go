@@ -241,7 +241,7 @@ func (p *Poller) Fork() error {
 	}
 	old := p.port.Swap(&portBox{port})
 	old.p.Close()
-	if err := p.Reattach(p); err != nil {
+	if err := p.Reattach(p, "fork"); err != nil {
 		return err
 	}
 	if p.waker != nil {

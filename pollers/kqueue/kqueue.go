@@ -369,7 +369,7 @@ func (p *Poller) Fork() error {
 	p.changes = p.changes[:0]
 	p.pending = p.pending[:0]
 	p.closing.Take()
-	if err := p.Reattach(p); err != nil {
+	if err := p.Reattach(p, "fork"); err != nil {
 		return err
 	}
 	p.apply()
