@@ -1,6 +1,8 @@
 package instance
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evpoll/evpoll/fdtable"
@@ -121,4 +123,33 @@ func TestCount(t *testing.T) {
 	act := &ctx.Activity
 	assert.Equal(t, []uint32{1, 2, 3}, []uint32{act.PollDeadFD.Load(), act.PollStaleFD.Load(), act.PollSkipFD.Load()},
 		"poll_dead_fd, poll_stale_fd, poll_skip_fd")
+}
+
+// TestReleaseRacesElectOne: Close may be called from several goroutines
+// (the polling one, a stop hook, a test's cleanup); exactly one Release
+// must win, or the kernel object would be closed twice or not at all.
+func TestReleaseRacesElectOne(t *testing.T) {
+	_, _, ctx := thread0(t)
+	const rounds, racers = 2000, 4
+	for round := range rounds {
+		var b Base
+		require.NoError(t, b.Init("kq", ctx))
+		require.NoError(t, b.Attach(nop{}, ""))
+		var wins atomic.Int32
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range racers {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				if b.Release() {
+					wins.Add(1)
+				}
+			}()
+		}
+		start.Done()
+		done.Wait()
+		require.Equal(t, int32(1), wins.Load(), "round %d: Releases that won", round)
+	}
 }
